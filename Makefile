@@ -1,0 +1,138 @@
+# Tern: one non-recursive Makefile.
+#   make          build/tern.elf, build/tern.efi, build/tern.iso, build/esp.img, guests
+#   make run      boot Tern with the demo guest in Bochs, console on this terminal
+#   make test     host unit tests, fuzz smoke, guest tests on Bochs and QEMU
+#   make bench    figures (exits, instruction counts, sizes); no pass/fail
+# Missing Debian packages are installed by scripts/install-deps.sh on first use.
+
+BUILD      := build
+CC         := gcc
+LD         := ld
+OBJCOPY    := objcopy
+HOSTCC     := gcc
+PYTHON     := python3
+
+NEWLIB     := $(BUILD)/newlib/x86_64-elf
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+        -Wno-unused-parameter
+
+# The hypervisor: ring 0, higher half, no red zone, no canary, no SSE in our
+# own code (newlib may use SSE; the host enables it and guest state is saved).
+HV_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -mno-red-zone \
+        -mcmodel=kernel -fno-stack-protector -fno-omit-frame-pointer \
+        -mgeneral-regs-only -fno-builtin-printf $(WARN) \
+        -nostdinc -isystem $(NEWLIB)/include -isystem $(shell $(CC) -print-file-name=include) \
+        -Iinclude -Iarch/x86_64 -D_LIBC_LIMITS_H_ -MMD -MP
+HV_ASFLAGS := -D__ASSEMBLER__ -Iinclude -Iarch/x86_64 -MMD -MP
+HV_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
+
+HV_SRCS := $(wildcard boot/*.c boot/mb2/*.S boot/mb2/*.c arch/x86_64/*.S arch/x86_64/*.c \
+                      hv/*.c drivers/*.c lib/*.c)
+HV_OBJS := $(patsubst %,$(BUILD)/hv/%.o,$(HV_SRCS))
+LIBGCC  := $(shell $(CC) -print-libgcc-file-name)
+
+# Sources that are pure logic and also build on the host for unit tests.
+PURE_SRCS := $(wildcard lib/*.c) hv/console_cmd.c hv/pmm.c hv/vuart.c hv/elf_load.c \
+             hv/cmdline.c arch/x86_64/vmx_ctl.c boot/mb2/mb2_parse.c
+
+.PHONY: all run test unit-test guest-test bench fuzz clean deps newlib
+all: $(BUILD)/tern.elf $(BUILD)/tern.efi $(BUILD)/tern.iso $(BUILD)/esp.img guests
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	bash scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+newlib: $(NEWLIB)/lib/libc.a
+$(NEWLIB)/lib/libc.a: scripts/build-newlib.sh | $(DEPS_STAMP)
+	bash scripts/build-newlib.sh $(BUILD)/newlib
+
+$(BUILD)/hv/%.c.o: %.c | $(NEWLIB)/lib/libc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_CFLAGS) -c $< -o $@
+$(BUILD)/hv/%.S.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_ASFLAGS) -c $< -o $@
+
+$(BUILD)/tern.elf: $(HV_OBJS) linker.ld $(NEWLIB)/lib/libc.a
+	$(LD) $(HV_LDFLAGS) -o $@ $(HV_OBJS) $(NEWLIB)/lib/libc.a $(LIBGCC)
+	grub-file --is-x86-multiboot2 $@
+
+# ---- UEFI loader: a gnu-efi application that carries tern.elf inside ----
+EFI_CFLAGS := -std=gnu11 -O2 -fpic -ffreestanding -fno-stack-protector -fshort-wchar \
+        -mno-red-zone -maccumulate-outgoing-args -DGNU_EFI_USE_MS_ABI $(WARN) \
+        -Wno-missing-prototypes -Wno-strict-prototypes -Wno-sign-compare \
+        -I/usr/include/efi -I/usr/include/efi/x86_64 -I/usr/include/efi/protocol -Iinclude -MMD -MP
+EFI_SRCS := $(wildcard boot/efi/*.c boot/efi/*.S)
+EFI_OBJS := $(patsubst %,$(BUILD)/efi/%.o,$(EFI_SRCS)) $(BUILD)/efi/payload.o
+
+$(BUILD)/efi/%.c.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(EFI_CFLAGS) -c $< -o $@
+$(BUILD)/efi/%.S.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(EFI_CFLAGS) -D__ASSEMBLER__ -c $< -o $@
+# tern.elf and the demo guest ride inside the loader as read-only blobs.
+$(BUILD)/efi/payload.o: boot/efi/payload.S $(BUILD)/tern.elf $(BUILD)/guests/demo.elf
+	@mkdir -p $(dir $@)
+	$(CC) -c -DTERN_ELF='"$(BUILD)/tern.elf"' -DDEMO_ELF='"$(BUILD)/guests/demo.elf"' $< -o $@
+$(BUILD)/tern-efi.so: $(filter-out $(BUILD)/efi/boot/efi/payload.S.o,$(EFI_OBJS))
+	$(LD) -nostdlib -znocombreloc -shared -Bsymbolic -T /usr/lib/elf_x86_64_efi.lds \
+	    /usr/lib/crt0-efi-x86_64.o $^ -L/usr/lib -lefi -lgnuefi -o $@
+$(BUILD)/tern.efi: $(BUILD)/tern-efi.so
+	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+	    -j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
+# ---- guests: tiny 64-bit programs that run inside a VM under Tern ----
+GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -mno-red-zone \
+        -fno-stack-protector -mgeneral-regs-only $(WARN) -Iinclude -Iguest-tests/lib -MMD -MP
+GUEST_LIB  := $(patsubst %,$(BUILD)/guests/%.o,$(wildcard guest-tests/lib/*.c guest-tests/lib/*.S))
+GUEST_NAMES := $(basename $(notdir $(wildcard guest-tests/*.c)))
+GUEST_ELFS := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
+.PHONY: guests
+guests: $(GUEST_ELFS)
+$(BUILD)/guests/%.c.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+$(BUILD)/guests/%.S.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -D__ASSEMBLER__ -Iinclude -Iguest-tests/lib -c $< -o $@
+$(BUILD)/guests/%.elf: $(BUILD)/guests/guest-tests/%.c.o $(GUEST_LIB) guest-tests/lib/guest.ld
+	$(LD) -nostdlib -static -z max-page-size=0x1000 -T guest-tests/lib/guest.ld -o $@ $(GUEST_LIB) $< $(LIBGCC)
+
+# ---- boot media ----
+$(BUILD)/tern.iso: $(BUILD)/tern.elf $(BUILD)/tern.efi guests scripts/mkiso.sh
+	bash scripts/mkiso.sh $@ $(BUILD)
+$(BUILD)/esp.img: $(BUILD)/tern.efi $(BUILD)/guests/demo.elf scripts/mkesp.sh
+	bash scripts/mkesp.sh $@ $(BUILD)/tern.efi $(BUILD)/guests/demo.elf "guest=guest.elf"
+
+run: all
+	$(PYTHON) tests/harness/run_demo.py --build $(BUILD)
+
+# ---- host unit tests (ASan + UBSan) ----
+UNIT_CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+        -fno-omit-frame-pointer $(WARN) -Wno-missing-prototypes -Iinclude -Iarch/x86_64 \
+        -Itests/unit -DTERN_HOST_TEST
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(PURE_SRCS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(UNIT_CFLAGS) $< $(PURE_SRCS) -o $@
+unit-test: $(UNIT_TESTS)
+	bash tests/run-unit.sh $(UNIT_TESTS)
+
+guest-test: all
+	$(PYTHON) tests/harness/guest_tests.py --build $(BUILD)
+
+test: | $(DEPS_STAMP)
+	bash tests/run-all.sh
+
+bench: all
+	$(PYTHON) tests/harness/bench.py --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD)/hv $(BUILD)/efi $(BUILD)/guests $(BUILD)/unit $(BUILD)/*.elf \
+	       $(BUILD)/*.efi $(BUILD)/*.so $(BUILD)/*.iso $(BUILD)/*.img
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,66 @@
+/*
+ * VMX state private to arch/x86_64: what the CPU offers (struct vmx_caps,
+ * probed once), and the per-vCPU hardware state behind struct vcpu.
+ */
+#ifndef X86_VMX_H
+#define X86_VMX_H
+
+#include <tern/types.h>
+#include <tern/vm.h>
+#include "fpu.h"
+
+struct vmx_caps {
+	u32 revision;
+	u32 pin, proc, proc2, exit, entry; /* controls Tern runs every guest with */
+	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+	u64 ept_vpid;
+	unsigned preempt_shift; /* the preemption timer counts TSC >> this */
+	bool ept_ad, pml, vpid, invept_single;
+};
+extern struct vmx_caps vmx_caps;
+
+/* Guest GPRs as vmx_entry.S saves them: keep the offsets in sync. */
+struct guest_regs {
+	u64 rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	u64 r8, r9, r10, r11, r12, r13, r14, r15;
+	u64 cr2;
+};
+
+struct arch_vm {
+	u64 eptp;
+	struct pt *ept;
+};
+
+struct arch_vcpu {
+	struct fpu_area guest_fpu;
+	struct fpu_area host_fpu;
+	struct guest_regs regs;
+	u64 vmcs_pa;
+	u64 msr_bitmap_pa;
+	u64 xcr0;
+	bool launched;
+	/* The last exit, for handlers and dumps. */
+	u32 exit_reason;
+	u64 exit_qual;
+};
+
+/* 0 after a VM exit, 1 if VMLAUNCH/VMRESUME itself failed (vmx_entry.S). */
+int vmx_enter(struct guest_regs *regs, int launched);
+void vmx_exit_stub(void);
+
+/* ept.c */
+int ept_build(struct vm *vm, struct pmm *pmm);
+void ept_invalidate(u64 eptp);
+
+/* vmx_exit.c: handle the exit in vcpu->arch; returns what the run loop does next. */
+enum exit_action { EXIT_RESUME, EXIT_YIELD, EXIT_STOP };
+enum exit_action vmx_handle_exit(struct vcpu *vcpu);
+
+/* Inject a hardware exception at the next entry (RIP not advanced). */
+void vmx_inject_exception(unsigned vector, bool has_error, u32 error);
+void vmx_skip_instruction(void);
+
+/* guest_boot.c */
+void guest_boot_write(struct vm *vm);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * The serial management console: bytes from COM1 go through the line
+ * editor and parser (hv/console_cmd.c); each command runs here against the
+ * VM. Polled from the service loop between guest slices, so a console that
+ * floods or stalls only ever costs one line's work per poll.
+ */
+#include <tern/arch.h>
+#include <tern/console.h>
+#include <tern/hv.h>
+#include <tern/log.h>
+#include <tern/serial.h>
+#include <tern/vm.h>
+#include <string.h>
+
+#define TERN_VERSION "0.1"
+#define POLL_BUDGET 64 /* bytes per poll: bounds the time a flood can take */
+
+static struct con_line con_line;
+static const char *no_vm_reason = "not started";
+extern const char *hv_boot_path;
+
+void con_set_no_vm_reason(const char *why);
+void con_init(void);
+void con_poll(void);
+
+void con_set_no_vm_reason(const char *why)
+{
+	no_vm_reason = why;
+}
+
+static void cmd_help(void)
+{
+	for (int i = 0; i < CON_NR_CMDS; i++) {
+		const struct con_cmd_desc *c = &con_commands[i];
+		hv_printf("  %-16s %s\n", c->name, c->help);
+	}
+}
+
+static void cmd_info_status(struct vm *vm)
+{
+	if (!vm) {
+		hv_printf("VM status: none (%s)\n", no_vm_reason);
+		return;
+	}
+	switch (vm->state) {
+	case VM_SHUTDOWN:
+		hv_printf("VM status: shutdown (guest exited with code %d)\n", vm->exit_code);
+		break;
+	case VM_ERROR:
+		hv_printf("VM status: error (%s)\n", vm->stop_reason);
+		break;
+	default:
+		hv_printf("VM status: %s%s\n", vm_state_name(vm->state),
+			  vm->vcpu.halted ? " (vCPU halted)" : "");
+	}
+}
+
+static void cmd_info_vm(struct vm *vm)
+{
+	u64 up_ms = (arch_time_ns() - vm->started_ns) / 1000000;
+	hv_printf("vm%d: state %s, 1 vCPU, %lu MiB RAM at host %#lx\n", vm->id,
+		  vm_state_name(vm->state), vm->ram_size >> 20, vm->ram_hpa);
+	hv_printf("vm%d: image %lu bytes, entry %#lx, up %lu.%03lu s, %lu guest entries\n", vm->id,
+		  vm->image_len, vm->entry, up_ms / 1000, up_ms % 1000, vm->stats.entries);
+}
+
+static void cmd_info_exits(struct vm *vm)
+{
+	const struct vm_stats *s = &vm->stats;
+	u64 total = 0;
+	hv_printf("  %-24s %12s\n", "reason", "count");
+	for (unsigned r = 0; r < ARCH_NR_EXIT_REASONS; r++) {
+		if (!s->exits[r])
+			continue;
+		total += s->exits[r];
+		hv_printf("  %-24s %12lu\n", arch_exit_reason_name(r), s->exits[r]);
+	}
+	hv_printf("  %-24s %12lu\n", "total", total);
+	hv_printf("  io: %lu unhandled reads (all ones), %lu unhandled writes (ignored)\n",
+		  s->pio_unhandled_reads, s->pio_unhandled_writes);
+	hv_printf("  hypercalls %lu, timer interrupts injected %lu\n", s->hypercalls,
+		  s->timer_injections);
+}
+
+static bool need_vm(struct vm *vm)
+{
+	if (!vm)
+		hv_printf("error: no VM (%s)\n", no_vm_reason);
+	return vm != NULL;
+}
+
+static void run_command(const struct con_parsed *p)
+{
+	struct vm *vm = the_vm;
+	switch (p->cmd->id) {
+	case CON_HELP:
+		cmd_help();
+		break;
+	case CON_INFO_STATUS:
+		cmd_info_status(vm);
+		break;
+	case CON_INFO_VERSION:
+		hv_printf("Tern %s, booted via %s\n", TERN_VERSION, hv_boot_path);
+		break;
+	case CON_INFO_VM:
+		if (need_vm(vm))
+			cmd_info_vm(vm);
+		break;
+	case CON_INFO_REGISTERS:
+		if (need_vm(vm))
+			arch_vcpu_dump(&vm->vcpu, "  ");
+		break;
+	case CON_INFO_EXITS:
+		if (need_vm(vm))
+			cmd_info_exits(vm);
+		break;
+	case CON_STOP:
+		if (!need_vm(vm))
+			break;
+		if (vm->state != VM_RUNNING) {
+			hv_printf("error: the VM is not running (%s)\n", vm_state_name(vm->state));
+			break;
+		}
+		vm->state = VM_PAUSED;
+		hv_printf("VM paused\n");
+		break;
+	case CON_CONT:
+		if (!need_vm(vm))
+			break;
+		if (vm->state != VM_PAUSED) {
+			hv_printf("error: the VM is not paused (%s)\n", vm_state_name(vm->state));
+			break;
+		}
+		vm->state = VM_RUNNING;
+		hv_printf("VM resumed\n");
+		break;
+	case CON_SYSTEM_RESET:
+		if (need_vm(vm) && vm_reset(vm))
+			hv_printf("error: reset failed; the VM stays stopped\n");
+		break;
+	case CON_SHUTDOWN:
+		hv_shutdown();
+		break;
+	case CON_NR_CMDS:
+		break;
+	}
+}
+
+void con_init(void)
+{
+	con_line_init(&con_line);
+	hv_puts(CON_PROMPT);
+}
+
+void con_poll(void)
+{
+	for (int budget = POLL_BUDGET; budget > 0; budget--) {
+		int c = serial_getc();
+		if (c < 0)
+			return;
+		const char *echo = NULL;
+		char err[160];
+		struct con_parsed parsed;
+		switch (con_line_feed(&con_line, c, &echo)) {
+		case CON_FEED_NONE:
+			break;
+		case CON_FEED_ECHO:
+			hv_puts(echo);
+			break;
+		case CON_FEED_TOOLONG:
+			hv_printf("\nerror: line longer than %d characters ignored\n%s", CON_LINE_MAX, CON_PROMPT);
+			break;
+		case CON_FEED_LINE:
+			hv_puts("\n");
+			int rc = con_parse(con_line.buf, &parsed, err, sizeof(err));
+			if (rc < 0)
+				hv_printf("error: %s\n", err);
+			else if (rc > 0)
+				run_command(&parsed);
+			hv_puts(CON_PROMPT);
+			break;
+		}
+	}
+}

@@ -1,0 +1,129 @@
+/*
+ * Console command table, parser and line editor (contract in
+ * tern/console.h). Pure: no I/O, bounded buffers, every input accepted or
+ * rejected with a message, so it can be fuzzed.
+ */
+#include <tern/console.h>
+#include <stdio.h>
+#include <string.h>
+
+const struct con_cmd_desc con_commands[CON_NR_CMDS] = {
+	{ "help", CON_HELP, 0, 0, "", "list the commands" },
+	{ "info status", CON_INFO_STATUS, 0, 0, "", "show whether the VM runs" },
+	{ "info vm", CON_INFO_VM, 0, 0, "", "show the VM's memory, image and state" },
+	{ "info registers", CON_INFO_REGISTERS, 0, 0, "", "show the vCPU's registers" },
+	{ "info exits", CON_INFO_EXITS, 0, 0, "", "show VM exit counts per reason" },
+	{ "info version", CON_INFO_VERSION, 0, 0, "", "show Tern's version and CPU features" },
+	{ "stop", CON_STOP, 0, 0, "", "pause the VM" },
+	{ "cont", CON_CONT, 0, 0, "", "resume the VM" },
+	{ "system_reset", CON_SYSTEM_RESET, 0, 0, "", "reset the VM: reload its image and restart it" },
+	{ "shutdown", CON_SHUTDOWN, 0, 0, "", "power the machine off" },
+};
+
+static int split_words(char *line, char **words, int max)
+{
+	int n = 0;
+	char *p = line;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			return n;
+		if (n == max)
+			return -1;
+		words[n++] = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+}
+
+/* How many words of the command name match, or 0. */
+static int name_matches(const char *name, char **words, int nwords)
+{
+	char first[32];
+	const char *sp = strchr(name, ' ');
+	if (!sp)
+		return strcmp(name, words[0]) ? 0 : 1;
+	size_t n = (size_t)(sp - name);
+	if (n >= sizeof(first))
+		return 0;
+	memcpy(first, name, n);
+	first[n] = '\0';
+	if (nwords < 2 || strcmp(first, words[0]) || strcmp(sp + 1, words[1]))
+		return 0;
+	return 2;
+}
+
+int con_parse(char *line, struct con_parsed *out, char *err, size_t err_len)
+{
+	char *words[CON_MAX_ARGS + 2];
+	int n = split_words(line, words, CON_MAX_ARGS + 2);
+	if (n < 0) {
+		snprintf(err, err_len, "too many words (at most %d arguments)", CON_MAX_ARGS);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	for (int i = 0; i < CON_NR_CMDS; i++) {
+		const struct con_cmd_desc *c = &con_commands[i];
+		int used = name_matches(c->name, words, n);
+		if (!used)
+			continue;
+		int argc = n - used;
+		if (argc < c->min_args || argc > c->max_args) {
+			snprintf(err, err_len, "usage: %s%s%s", c->name, *c->args ? " " : "", c->args);
+			return -1;
+		}
+		out->cmd = c;
+		out->argc = argc;
+		for (int a = 0; a < argc; a++)
+			out->argv[a] = words[used + a];
+		return 1;
+	}
+	if (!strcmp(words[0], "info"))
+		snprintf(err, err_len, "info %.40s: unknown; try: info status, info vm, info registers, "
+			 "info exits, info version", n > 1 ? words[1] : "needs a subcommand;");
+	else
+		snprintf(err, err_len, "unknown command '%.40s'; try 'help'", words[0]);
+	return -1;
+}
+
+void con_line_init(struct con_line *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+enum con_feed_result con_line_feed(struct con_line *l, int c, const char **echo)
+{
+	bool was_cr = l->last_cr;
+	l->last_cr = (c == '\r');
+	if (c == '\r' || c == '\n') {
+		if (c == '\n' && was_cr)
+			return CON_FEED_NONE;
+		l->buf[l->len] = '\0';
+		bool overflow = l->overflow;
+		l->len = 0;
+		l->overflow = false;
+		return overflow ? CON_FEED_TOOLONG : CON_FEED_LINE;
+	}
+	if (c == 0x7f || c == 0x08) {
+		if (!l->len || l->overflow)
+			return CON_FEED_NONE;
+		l->len--;
+		*echo = "\b \b";
+		return CON_FEED_ECHO;
+	}
+	if (c < 0x20 || c > 0x7e)
+		return CON_FEED_NONE; /* ignore control bytes and 8-bit noise */
+	if (l->len == CON_LINE_MAX) {
+		l->overflow = true;
+		return CON_FEED_NONE;
+	}
+	l->buf[l->len++] = (char)c;
+	l->echo[0] = (char)c;
+	l->echo[1] = '\0';
+	*echo = l->echo;
+	return CON_FEED_ECHO;
+}

@@ -1,0 +1,94 @@
+/*
+ * hv_main: from boot_info to a running VM and console. The order matters:
+ * CPU tables first (so faults are reported), then memory, our own page
+ * tables and heap, the clock, virtualization, and finally the guest.
+ */
+#include <tern/arch.h>
+#include <tern/boot_info.h>
+#include <tern/cmdline.h>
+#include <tern/heap.h>
+#include <tern/hv.h>
+#include <tern/log.h>
+#include <tern/mm.h>
+#include <tern/panic.h>
+#include <tern/pmm.h>
+#include <tern/vm.h>
+#include <string.h>
+
+#define HEAP_SIZE (16UL << 20)
+
+void con_init(void);
+void con_set_no_vm_reason(const char *why);
+
+const char *hv_boot_path = "?";
+static struct pmm pmm;
+static struct vm vm0;
+static struct hv_config config;
+static u64 acpi_rsdp;
+static char virt_why[160];
+
+static void config_warning(void *ctx, const char *msg)
+{
+	hv_printf("tern: config: %s\n", msg);
+}
+
+static const struct boot_module *find_guest(const struct boot_info *bi)
+{
+	for (u32 i = 0; i < bi->nr_modules; i++)
+		if (!strcmp(bi->modules[i].name, "guest"))
+			return &bi->modules[i];
+	return bi->nr_modules ? &bi->modules[0] : NULL;
+}
+
+static void start_guest(const struct boot_info *bi)
+{
+	if (arch_virt_init(&pmm, virt_why, sizeof(virt_why))) {
+		hv_printf("tern: %s\n", virt_why);
+		hv_printf("tern: no VM can run on this machine; the console stays available\n");
+		con_set_no_vm_reason(virt_why);
+		return;
+	}
+	const struct boot_module *m = find_guest(bi);
+	if (config.no_guest || !m) {
+		con_set_no_vm_reason(config.no_guest ? "noguest given" : "no guest image was loaded");
+		hv_printf("tern: no guest image; console only\n");
+		return;
+	}
+	hv_printf("tern: guest image '%s' (%s), %lu bytes\n", m->name,
+		  config.guest[0] ? config.guest : "unnamed", m->len);
+	if (vm_create(&vm0, phys_to_virt(m->base), m->len, config.guest_mem, &pmm))
+		con_set_no_vm_reason("the VM could not be created (see the boot log)");
+}
+
+void hv_main(struct boot_info *bi)
+{
+	arch_cpu_init();
+	hv_boot_path = bi->source == BOOT_SRC_UEFI ? "UEFI" : "multiboot2 (GRUB)";
+	hv_printf("tern: Tern hypervisor, booted via %s\n", hv_boot_path);
+	hv_printf("tern: command line: '%s'\n", bi->cmdline);
+	cmdline_parse(bi->cmdline, &config, config_warning, NULL);
+	acpi_rsdp = bi->acpi_rsdp;
+
+	if (pmm_init(&pmm, bi, phys_to_virt))
+		hv_panic("memory: no usable memory for the page allocator");
+	hv_printf("tern: memory: %lu MiB free of %u map entries, image at %#lx-%#lx\n",
+		  (pmm.free_frames * PAGE_SIZE) >> 20, bi->nr_mem, bi->image_phys_start,
+		  bi->image_phys_end);
+	arch_paging_init(bi, &pmm);
+	u64 heap = pmm_alloc(&pmm, HEAP_SIZE / PAGE_SIZE, PAGE_SIZE);
+	if (!heap)
+		hv_panic("memory: no room for the %lu MiB heap", HEAP_SIZE >> 20);
+	heap_init(phys_to_virt(heap), HEAP_SIZE);
+	arch_time_init();
+
+	start_guest(bi);
+	hv_printf("tern: console ready on COM1; type 'help'\n");
+	con_init();
+	hv_run_loop();
+}
+
+void hv_shutdown(void)
+{
+	hv_printf("tern: shutting down\n");
+	arch_power_off(acpi_rsdp);
+}

@@ -1,0 +1,27 @@
+/*
+ * The service loop of the boot CPU: serve the console, then give the vCPU a
+ * slice (the VMX preemption timer brings it back), forever. Later the NIC
+ * and the migration engine are polled here too, or move to their own core.
+ */
+#include <tern/arch.h>
+#include <tern/hv.h>
+#include <tern/log.h>
+#include <tern/vm.h>
+
+#define SLICE_NS 2000000ULL /* 2 ms: the console answers within a slice */
+
+void con_poll(void);
+
+void hv_run_loop(void)
+{
+	for (;;) {
+		con_poll();
+		struct vm *vm = the_vm;
+		if (!vm || vm->state != VM_RUNNING) {
+			arch_cpu_relax();
+			continue;
+		}
+		if (arch_vcpu_run(&vm->vcpu, SLICE_NS) == VCPU_IDLE)
+			arch_cpu_relax();
+	}
+}

@@ -1,0 +1,142 @@
+/*
+ * The VM object: guest RAM (one contiguous, 2 MiB-aligned block from the
+ * page allocator), the image loaded into it, its state machine, and the
+ * device model behind port I/O. Context: the service loop.
+ */
+#include <tern/elf_load.h>
+#include <tern/hypercall.h>
+#include <tern/log.h>
+#include <tern/mm.h>
+#include <tern/pmm.h>
+#include <tern/vm.h>
+#include <stdio.h>
+#include <string.h>
+
+struct vm *the_vm;
+
+const char *vm_state_name(enum vm_state s)
+{
+	switch (s) {
+	case VM_NONE: return "none";
+	case VM_RUNNING: return "running";
+	case VM_PAUSED: return "paused";
+	case VM_SHUTDOWN: return "shutdown";
+	case VM_ERROR: return "error";
+	}
+	return "?";
+}
+
+static void uart_line(void *ctx, const char *line)
+{
+	struct vm *vm = ctx;
+	hv_printf("vm%d| %s\n", vm->id, line);
+}
+
+void *vm_gpa_ptr(struct vm *vm, u64 gpa, u64 len)
+{
+	if (gpa > vm->ram_size || len > vm->ram_size - gpa)
+		return NULL;
+	return vm->ram + gpa;
+}
+
+/* Zero RAM, load the image, put the vCPU at its entry. */
+static int vm_load(struct vm *vm)
+{
+	const char *err;
+	memset(vm->ram, 0, vm->ram_size);
+	if (guest_image_load(vm->image, vm->image_len, vm->ram, vm->ram_size, TERN_GUEST_BOOT_END,
+			     TERN_GUEST_LOAD_ADDR, &vm->entry, &err)) {
+		hv_printf("vm%d: cannot load the guest image: %s\n", vm->id, err);
+		return -1;
+	}
+	vuart_init(&vm->uart, uart_line, vm);
+	arch_vcpu_reset(&vm->vcpu, vm->entry);
+	memset(&vm->stats, 0, sizeof(vm->stats));
+	vm->stop_reason[0] = '\0';
+	vm->exit_code = 0;
+	vm->started_ns = arch_time_ns();
+	vm->state = VM_RUNNING;
+	return 0;
+}
+
+int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->image = image;
+	vm->image_len = image_len;
+	vm->ram_size = ram_size;
+	vm->ram_hpa = pmm_alloc(pmm, ram_size / PAGE_SIZE, SZ_2M);
+	if (!vm->ram_hpa) {
+		hv_printf("vm0: not enough contiguous memory for %lu MiB of guest RAM\n", ram_size >> 20);
+		return -1;
+	}
+	vm->ram = phys_to_virt(vm->ram_hpa);
+	vm->vcpu.vm = vm;
+	if (arch_vm_init(vm, pmm) || arch_vcpu_init(&vm->vcpu, pmm)) {
+		hv_printf("vm0: out of memory for the VM's translation tables or vCPU state\n");
+		return -1;
+	}
+	if (vm_load(vm))
+		return -1;
+	the_vm = vm;
+	hv_printf("vm0: started: %lu MiB RAM at host %#lx, entry %#lx\n", ram_size >> 20,
+		  vm->ram_hpa, vm->entry);
+	return 0;
+}
+
+int vm_reset(struct vm *vm)
+{
+	hv_printf("vm%d: system reset\n", vm->id);
+	return vm_load(vm);
+}
+
+void vm_stop_error(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	vuart_flush(&vm->uart);
+	va_start(ap, fmt);
+	vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+	va_end(ap);
+	vm->state = VM_ERROR;
+	hv_printf("vm%d: stopped: %s\n", vm->id, vm->stop_reason);
+	char prefix[16];
+	snprintf(prefix, sizeof(prefix), "vm%d:   ", vm->id);
+	arch_vcpu_dump(&vm->vcpu, prefix);
+}
+
+void vm_pio(struct vcpu *vcpu, u16 port, unsigned size, bool in, u32 *val)
+{
+	struct vm *vm = vcpu->vm;
+	if (port >= VUART_BASE && port < VUART_BASE + 8) {
+		/* A wider access reaches the following registers, byte by byte. */
+		u32 v = 0;
+		for (unsigned i = 0; i < size; i++) {
+			unsigned reg = (port + i - VUART_BASE) & 7;
+			if (in)
+				v |= (u32)vuart_read(&vm->uart, reg) << (8 * i);
+			else
+				vuart_write(&vm->uart, reg, (u8)(*val >> (8 * i)));
+		}
+		if (in)
+			*val = v;
+		return;
+	}
+	if (in) {
+		*val = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+		vm->stats.pio_unhandled_reads++;
+	} else {
+		vm->stats.pio_unhandled_writes++;
+	}
+}
+
+int vcpu_timer_due(struct vcpu *vcpu, u64 now_ns)
+{
+	if (!vcpu->timer_deadline_ns || now_ns < vcpu->timer_deadline_ns)
+		return -1;
+	return vcpu->timer_vector;
+}
+
+void vcpu_timer_delivered(struct vcpu *vcpu)
+{
+	vcpu->timer_deadline_ns = 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * The CPU contract: everything the arch-neutral core (hv/) asks of the
+ * processor layer, and nothing else. arch/x86_64/ implements it with VMX and
+ * EPT; the core never includes an arch/ header. Each function states the
+ * context it runs in. All run on the boot CPU for now, interrupts off.
+ */
+#ifndef TERN_ARCH_H
+#define TERN_ARCH_H
+
+#include <tern/types.h>
+
+struct boot_info;
+struct pmm;
+struct vm;
+struct vcpu;
+
+/* ---- CPU bring-up (boot, once, in this order) ---- */
+
+/* Own GDT/TSS with IST stacks, an IDT that reports every exception, SSE/XSAVE on. */
+void arch_cpu_init(void);
+/* Tern's own page tables: identity map of all physical memory plus the image. */
+void arch_paging_init(const struct boot_info *bi, struct pmm *pmm);
+/* Calibrate the clock; arch_time_ns() is valid afterwards. */
+void arch_time_init(void);
+u64 arch_time_ns(void);
+/* Power the machine off (ACPI S5); returns only if that failed. */
+void arch_power_off(u64 acpi_rsdp);
+
+__noreturn void arch_halt_forever(void);
+void arch_backtrace(void *frame_pointer);
+void arch_cpu_relax(void);
+
+/* ---- virtualization ---- */
+
+/*
+ * Probe and enable hardware virtualization on this CPU. Returns 0, or -1 with
+ * a human-readable reason ("VMX not available", ...) in why. Also prints the
+ * optional features found (EPT A/D, PML, VPID, preemption timer).
+ */
+int arch_virt_init(struct pmm *pmm, char *why, size_t why_len);
+
+/* Second-level address translation for vm->ram (EPT). 0 or -1 (out of memory). */
+int arch_vm_init(struct vm *vm, struct pmm *pmm);
+/* Per-vCPU hardware state (VMCS). 0 or -1. */
+int arch_vcpu_init(struct vcpu *vcpu, struct pmm *pmm);
+/*
+ * Put the vCPU in the documented start state (docs/guest-abi.md), writing the
+ * boot structures (GDT, page tables) into guest RAM, entry at rip.
+ */
+void arch_vcpu_reset(struct vcpu *vcpu, u64 rip);
+
+enum vcpu_run_result {
+	VCPU_SLICE_END, /* the time slice ran out; call again */
+	VCPU_IDLE,      /* the guest is halted waiting for an event */
+	VCPU_STOPPED,   /* the VM left the running state (exit, error, pause) */
+};
+/* Run the guest for up to slice_ns, handling exits; context: service loop. */
+enum vcpu_run_result arch_vcpu_run(struct vcpu *vcpu, u64 slice_ns);
+
+/* Print the guest's registers, each line starting with prefix. */
+void arch_vcpu_dump(struct vcpu *vcpu, const char *prefix);
+
+#define ARCH_NR_EXIT_REASONS 80
+/* Name of a hardware exit reason for statistics ("CPUID", "EPT_VIOLATION"). */
+const char *arch_exit_reason_name(unsigned reason);
+
+#endif

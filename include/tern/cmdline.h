@@ -1,0 +1,30 @@
+/*
+ * The boot configuration: a kernel-style command line of key=value words
+ * ("guest=demo mem=64M"), from GRUB or from tern.cfg on the ESP. Pure code.
+ */
+#ifndef TERN_CMDLINE_H
+#define TERN_CMDLINE_H
+
+#include <tern/types.h>
+
+#define CMDLINE_MEM_MIN (4ULL << 20)
+#define CMDLINE_MEM_MAX (4ULL << 30) /* the guest start map covers 4 GiB */
+#define CMDLINE_MEM_DEFAULT (64ULL << 20)
+
+struct hv_config {
+	u64 guest_mem;    /* bytes, multiple of 2 MiB */
+	char guest[64];   /* the guest module's name (informational) */
+	bool no_guest;    /* "noguest": boot with the console only */
+};
+
+/*
+ * Parse cmdline into cfg (defaults first). Unknown keys and bad values are
+ * reported through warn(ctx, message) and otherwise ignored: a bad config
+ * never stops Tern from booting. Returns the number of warnings.
+ */
+int cmdline_parse(const char *cmdline, struct hv_config *cfg,
+		  void (*warn)(void *ctx, const char *msg), void *ctx);
+/* "64M", "1G", "65536K", "4194304" -> bytes; -1 on syntax error or overflow. */
+s64 parse_size(const char *s);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * The VM and vCPU objects of the core, and the core services the CPU layer
+ * calls while it handles exits (port I/O semantics, hypercalls, stopping a
+ * VM). One VM with one vCPU for now; the objects are shaped for more.
+ */
+#ifndef TERN_VM_H
+#define TERN_VM_H
+
+#include <tern/types.h>
+#include <tern/arch.h>
+#include <tern/vuart.h>
+
+struct boot_module;
+struct pmm;
+
+enum vm_state {
+	VM_NONE,     /* no VM (virtualization unavailable or no guest) */
+	VM_RUNNING,
+	VM_PAUSED,   /* console `stop` */
+	VM_SHUTDOWN, /* the guest exited (TERN_HC_EXIT) */
+	VM_ERROR,    /* Tern stopped it: triple fault, bad access, unhandled exit */
+};
+
+struct vm_stats {
+	u64 exits[ARCH_NR_EXIT_REASONS];
+	u64 entries;
+	u64 pio_unhandled_reads;
+	u64 pio_unhandled_writes;
+	u64 hypercalls;
+	u64 timer_injections;
+};
+
+struct arch_vcpu;
+struct arch_vm;
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	bool halted;           /* executed HLT, waits for the timer */
+	u64 timer_deadline_ns; /* 0 = disarmed */
+	u8 timer_vector;
+	struct arch_vcpu *arch;
+};
+
+struct vm {
+	int id;
+	enum vm_state state;
+	char stop_reason[160];
+	int exit_code;
+	u64 ram_size;
+	u64 ram_hpa;     /* host-physical base of the contiguous guest RAM */
+	u8 *ram;         /* the same, as a host pointer */
+	const u8 *image; /* guest image as loaded by the firmware */
+	u64 image_len;
+	u64 entry;       /* guest entry point from the image */
+	struct vcpu vcpu;
+	struct vuart uart;
+	struct vm_stats stats;
+	u64 started_ns;
+	struct arch_vm *arch; /* second-level translation (EPT) */
+};
+
+extern struct vm *the_vm; /* NULL while there is none */
+
+/* Create the VM from the image, RAM from pmm; 0 or -1 with a message printed. */
+int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm);
+/* Reload the image and restart the vCPU (console `system_reset`). */
+int vm_reset(struct vm *vm);
+/* Tern stops the VM for a guest error: prints reason and register dump. */
+__printf(2, 3) void vm_stop_error(struct vm *vm, const char *fmt, ...);
+/* Host pointer to [gpa, gpa + len) of guest RAM, or NULL if not all inside. */
+void *vm_gpa_ptr(struct vm *vm, u64 gpa, u64 len);
+const char *vm_state_name(enum vm_state s);
+
+/* ---- services for the CPU layer's exit handlers ---- */
+
+/* Port I/O by the guest; in: *val receives the result. Never fails. */
+void vm_pio(struct vcpu *vcpu, u16 port, unsigned size, bool in, u32 *val);
+/* A hypercall (docs/guest-abi.md); returns RAX. */
+s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2);
+/* The interrupt vector due for delivery now, or -1. */
+int vcpu_timer_due(struct vcpu *vcpu, u64 now_ns);
+void vcpu_timer_delivered(struct vcpu *vcpu);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * The page-table engine (contract in tern/pt.h). Walks from the root,
+ * allocating intermediate tables on demand; splits large leaves when a
+ * smaller mapping has to go inside one.
+ */
+#include <tern/pt.h>
+
+static u64 *table_of(struct pt *pt, u64 entry)
+{
+	return pt->map(pt->ctx, entry & PT_ADDR_MASK);
+}
+
+static unsigned index_at(u64 va, int level)
+{
+	return (va >> (12 + 9 * (level - 1))) & (PT_ENTRIES - 1);
+}
+
+static bool present(const struct pt *pt, u64 e)
+{
+	return e & pt->present_mask;
+}
+
+static bool is_leaf(u64 e, int level)
+{
+	return level == 1 || (e & PT_LARGE);
+}
+
+int pt_init(struct pt *pt)
+{
+	pt->root = pt->alloc(pt->ctx);
+	return pt->root ? 0 : -1;
+}
+
+int pt_split(struct pt *pt, u64 *entry, int level)
+{
+	u64 e = *entry;
+	if (level < 2 || !(e & PT_LARGE))
+		return -1;
+	u64 tpa = pt->alloc(pt->ctx);
+	if (!tpa)
+		return -1;
+	u64 *t = pt->map(pt->ctx, tpa);
+	u64 sub = pt_level_size(level - 1);
+	u64 flags = e & ~PT_ADDR_MASK;
+	if (level - 1 == 1)
+		flags &= ~PT_LARGE; /* a 4 KiB leaf has no size bit */
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		t[i] = ((e & PT_ADDR_MASK) + i * sub) | flags;
+	*entry = tpa | pt->table_flags;
+	return 0;
+}
+
+/* The entry for va at target level, creating tables (and splitting) above it. */
+static u64 *walk_create(struct pt *pt, u64 va, int target)
+{
+	u64 *t = pt->map(pt->ctx, pt->root);
+	for (int level = PT_LEVELS; level > target; level--) {
+		u64 *e = &t[index_at(va, level)];
+		if (!present(pt, *e)) {
+			u64 tpa = pt->alloc(pt->ctx);
+			if (!tpa)
+				return NULL;
+			*e = tpa | pt->table_flags;
+		} else if (is_leaf(*e, level) && pt_split(pt, e, level)) {
+			return NULL;
+		}
+		t = table_of(pt, *e);
+	}
+	return &t[index_at(va, target)];
+}
+
+int pt_map(struct pt *pt, u64 va, u64 pa, u64 size, u64 leaf_flags, int max_level)
+{
+	while (size) {
+		int level = max_level;
+		while (level > 1 && ((va | pa) & (pt_level_size(level) - 1) ||
+				     size < pt_level_size(level)))
+			level--;
+		u64 *e = walk_create(pt, va, level);
+		/* Keep an existing finer-grained table: map inside it instead. */
+		while (e && level > 1 && present(pt, *e) && !is_leaf(*e, level))
+			e = walk_create(pt, va, --level);
+		if (!e)
+			return -1;
+		u64 flags = leaf_flags & ~PT_LARGE;
+		if (level > 1)
+			flags |= PT_LARGE;
+		*e = pa | flags;
+		va += pt_level_size(level);
+		pa += pt_level_size(level);
+		size -= pt_level_size(level);
+	}
+	return 0;
+}
+
+u64 *pt_lookup(struct pt *pt, u64 va, int *level_out)
+{
+	u64 *t = pt->map(pt->ctx, pt->root);
+	for (int level = PT_LEVELS; level >= 1; level--) {
+		u64 *e = &t[index_at(va, level)];
+		if (!present(pt, *e))
+			return NULL;
+		if (is_leaf(*e, level)) {
+			if (level_out)
+				*level_out = level;
+			return e;
+		}
+		t = table_of(pt, *e);
+	}
+	return NULL;
+}

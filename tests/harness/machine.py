@@ -1,0 +1,534 @@
+"""One emulated machine running Tern, and a line-oriented talk with its COM1.
+
+Bochs (VMX, EPT, PML; BIOS + GRUB ISO or OVMF + ESP image) or QEMU/TCG
+(OVMF, no VMX). The emulator's COM1 is a TCP server on loopback; both
+emulators wait for our client before they start, so nothing is lost. A reader
+thread collects everything, strips terminal escapes and carriage returns, and
+appends it to build/test-logs/NAME.log as it arrives. expect() searches the
+text after the previous match, pexpect-style.
+
+Typical use:
+
+    with Machine("cpuid-a", iso="build/tern.iso", test_cfg=cfg) as m:
+        m.expect(r"vm0: exited with code 0", timeout=120)
+        m.command("info status", r"^VM status:")
+        m.send_line("shutdown")
+        m.wait_exit(30)
+
+Python 3.11 standard library only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import codecs
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from collections import namedtuple
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BOCHS = "/usr/bin/bochs-bin"
+QEMU = "qemu-system-x86_64"
+BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
+BOCHS_VGABIOS = "/usr/share/bochs/VGABIOS-lgpl-latest"
+OVMF = "/usr/share/ovmf/OVMF.fd"
+
+PROMPT = r"\(tern\) "
+# Bochs autodetects a flat disk's geometry as cylinders x 16 heads x 63 sectors.
+CHS_UNIT = 16 * 63 * 512
+
+# CSI sequences (GRUB's menu uses them, including ESC [ = 3 h), two-byte
+# escapes, and the control characters other than newline and tab.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[^\[()]")
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+Answer = namedtuple("Answer", "text match")
+
+# Machines still running; killed at interpreter exit so that an exception or
+# Ctrl-C in a test script never leaves an emulator behind.
+_live: "weakref.WeakSet[Machine]" = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for m in list(_live):
+        try:
+            m.close()
+        except Exception:
+            pass
+
+
+class MachineError(Exception):
+    """An expectation failed. `reason` is one short line; str() adds the
+    tail of the serial transcript."""
+
+    def __init__(self, reason: str, tail: str = "", log: Path | None = None):
+        self.reason = reason
+        self.tail = tail
+        self.log = log
+        msg = reason
+        if log:
+            msg += f" (transcript: {log})"
+        if tail:
+            msg += "\n--- last lines of serial ---\n" + tail
+        super().__init__(msg)
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (start() retries on a clash)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cfg_disk(path: Path, cfg_text: str, cylinders: int = 2) -> tuple[int, int, int]:
+    """A FAT disk (no partition table) holding /tern-test.cfg, sized as whole
+    cylinders of 16 heads x 63 sectors so that Bochs takes it as a flat disk.
+    Returns its (cylinders, heads, spt)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    subprocess.run(["mformat", "-i", str(path), "-C", "-t", str(cylinders), "-h", "16",
+                    "-s", "63", "::"], check=True, capture_output=True)
+    src = path.with_name("tern-test.cfg")
+    src.write_text(cfg_text)
+    subprocess.run(["mcopy", "-i", str(path), str(src), "::/tern-test.cfg"],
+                   check=True, capture_output=True)
+    return cylinders, 16, 63
+
+
+def grub_test_cfg(guest: str, cmdline: str | None = None) -> str:
+    """/tern-test.cfg that boots Tern from the ISO with build/guests/GUEST.elf."""
+    if cmdline is None:
+        cmdline = f"guest={guest}"
+    return (
+        'menuentry "Tern test" --id tern-test {\n'
+        f"\tmultiboot2 ($isodev)/boot/tern.elf {cmdline}\n"
+        f"\tmodule2 ($isodev)/boot/guests/{guest}.elf guest\n"
+        "\tboot\n"
+        "}\n"
+        "set default=tern-test\n"
+        "set timeout=0\n"
+    )
+
+
+def pad_to_cylinders(path: Path) -> int:
+    """Grow a raw disk image with zeros to whole Bochs cylinders; returns the
+    cylinder count. (A GPT's backup header then no longer sits in the last
+    sector; firmware falls back to the primary one.)"""
+    size = path.stat().st_size
+    cyl = max(1, -(-size // CHS_UNIT))
+    if cyl * CHS_UNIT != size:
+        with open(path, "r+b") as f:
+            f.truncate(cyl * CHS_UNIT)
+    return cyl
+
+
+class Machine:
+    """One emulated machine. Arguments:
+
+    name       names the logs: build/test-logs/NAME.log (serial transcript),
+               NAME.emu.log (emulator stdout/stderr, port 0xE9 output),
+               NAME.bochs.log and NAME.bochsrc (Bochs only).
+    emulator   "bochs" or "qemu" (QEMU/TCG: no VMX).
+    firmware   "bios" (Bochs BIOS, boots `iso` from CD) or "ovmf" (boots `esp`).
+    model      Bochs CPU model (corei7_skylake_x has PML, corei7_haswell_4770 not).
+    iso        BIOS boot: the ISO from scripts/mkiso.sh.
+    test_cfg   BIOS boot: text of /tern-test.cfg, put on a second disk.
+    esp        OVMF boot: a raw ESP image (copied; the copy is padded).
+    megs       guest-visible RAM of the emulated machine.
+    wall_timeout  hard limit on the emulator's life (coreutils timeout).
+    eol        what send_line() appends ("\\r", as a serial terminal sends).
+    """
+
+    def __init__(self, name: str, *, emulator: str = "bochs", firmware: str = "bios",
+                 model: str = "corei7_skylake_x", iso: str | Path | None = None,
+                 test_cfg: str | None = None, esp: str | Path | None = None,
+                 megs: int = 256, cpus: int = 1, log_dir: str | Path | None = None,
+                 wall_timeout: float = 900, eol: str = "\r", extra_config: tuple = (),
+                 echo: bool = False):
+        if emulator not in ("bochs", "qemu"):
+            raise ValueError(f"unknown emulator {emulator!r}")
+        if firmware not in ("bios", "ovmf"):
+            raise ValueError(f"unknown firmware {firmware!r}")
+        if emulator == "qemu" and firmware != "ovmf":
+            raise ValueError("QEMU runs are OVMF only")
+        if firmware == "bios" and not iso:
+            raise ValueError("a BIOS boot needs iso=")
+        if firmware == "ovmf" and not esp:
+            raise ValueError("an OVMF boot needs esp=")
+        self.name = name
+        self.emulator = emulator
+        self.firmware = firmware
+        self.model = model
+        self.iso = Path(iso).resolve() if iso else None
+        self.test_cfg = test_cfg
+        self.esp = Path(esp).resolve() if esp else None
+        self.megs = megs
+        self.cpus = cpus
+        self.wall_timeout = wall_timeout
+        self.eol = eol
+        self.extra_config = tuple(extra_config)
+        self.echo = echo  # also print serial output to stdout (run_demo)
+        self.log_dir = Path(log_dir) if log_dir else ROOT / "build" / "test-logs"
+        self.log_path = self.log_dir / f"{name}.log"
+        self.returncode: int | None = None
+        self.started_at: float | None = None
+
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+        self._reader: threading.Thread | None = None
+        self._workdir: Path | None = None
+        self._log = None
+        self._cond = threading.Condition()
+        self._text = ""       # cleaned transcript
+        self._pos = 0         # expect() searches from here
+        self._pending = ""    # an escape sequence cut by a read boundary
+        self._eof = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    # ---- life cycle ----
+
+    def __enter__(self) -> "Machine":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self, connect_timeout: float = 60) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"tern-{self.name}-"))
+        self._log = open(self.log_path, "w", encoding="utf-8", errors="replace")
+        self._prepare_media()
+        last_err = ""
+        for _attempt in range(3):
+            port = free_port()
+            argv = self._argv(port)
+            self._emu_out = open(self._workdir / "emu.out", "wb")
+            self.started_at = time.monotonic()
+            self._proc = subprocess.Popen(
+                ["timeout", "-k", "5", str(int(self.wall_timeout))] + argv,
+                cwd=self._workdir, stdin=subprocess.DEVNULL, stdout=self._emu_out,
+                stderr=subprocess.STDOUT, start_new_session=True)
+            self._sock = self._connect(port, connect_timeout)
+            if self._sock:
+                break
+            self._proc.wait()
+            self._emu_out.close()
+            last_err = (self._workdir / "emu.out").read_text(errors="replace")[-2000:]
+        else:
+            self._save_emulator_logs()
+            raise MachineError(f"{self.emulator} did not open its serial port",
+                               last_err, self.log_path)
+        _live.add(self)
+        self._reader = threading.Thread(target=self._read_loop, name=f"serial-{self.name}",
+                                        daemon=True)
+        self._reader.start()
+
+    def _prepare_media(self) -> None:
+        wd = self._workdir
+        if self.firmware == "ovmf":
+            esp = wd / "esp.img"
+            shutil.copyfile(self.esp, esp)
+            if self.emulator == "bochs":
+                self._esp_cyl = pad_to_cylinders(esp)
+        if self.firmware == "bios" and self.test_cfg is not None:
+            self._cfg_chs = make_cfg_disk(wd / "cfg.img", self.test_cfg)
+
+    def bochsrc(self, port: int) -> str:
+        """The Bochs configuration for this machine (also saved next to the log)."""
+        wd = self._workdir
+        lines = [
+            f"megs: {self.megs}",
+            f"cpu: model={self.model}, count={self.cpus}, ips=100000000, "
+            "reset_on_triple_fault=0, ignore_bad_msrs=1",
+        ]
+        if self.firmware == "bios":
+            lines += [
+                f"romimage: file={BOCHS_BIOS}, options=fastboot",
+                f"vgaromimage: file={BOCHS_VGABIOS}",
+                f"ata0-master: type=cdrom, path={self.iso}, status=inserted",
+            ]
+            if self.test_cfg is not None:
+                c, h, s = self._cfg_chs
+                lines.append(f"ata0-slave: type=disk, path={wd / 'cfg.img'}, mode=flat, "
+                             f"cylinders={c}, heads={h}, spt={s}")
+            lines.append("boot: cdrom")
+        else:
+            lines += [
+                f"romimage: file={OVMF}, address=0xffe00000",
+                f"vgaromimage: file={BOCHS_VGABIOS}",
+                "pci: enabled=1, chipset=i440fx",
+                f"ata0-master: type=disk, path={wd / 'esp.img'}, mode=flat, "
+                f"cylinders={self._esp_cyl}, heads=16, spt=63",
+                "boot: disk",
+            ]
+        lines += [
+            'display_library: rfb, options="timeout=0"',
+            f"com1: enabled=1, mode=socket-server, dev=localhost:{port}",
+            "port_e9_hack: enabled=1",
+            f"log: {wd / 'bochs.log'}",
+            "panic: action=fatal",
+            "clock: sync=none, time0=local",
+            "speaker: enabled=0",
+            # Without a sound card ALSA fails and Debian's Bochs 2.7 then
+            # aborts in its mixer thread ("buffer overflow detected").
+            "sound: driver=dummy",
+        ]
+        lines += list(self.extra_config)
+        return "\n".join(lines) + "\n"
+
+    def _argv(self, port: int) -> list[str]:
+        wd = self._workdir
+        if self.emulator == "bochs":
+            (wd / "bochsrc").write_text(self.bochsrc(port))
+            (wd / "rc").write_text("c\n")
+            return [BOCHS, "-q", "-f", str(wd / "bochsrc"), "-rc", str(wd / "rc")]
+        argv = [QEMU, "-machine", "q35,accel=tcg", "-m", str(self.megs),
+                "-smp", str(self.cpus), "-bios", OVMF,
+                "-drive", f"format=raw,file={wd / 'esp.img'}",
+                "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
+                "-display", "none", "-monitor", "none", "-net", "none", "-no-reboot"]
+        argv += list(self.extra_config)
+        return argv
+
+    def _connect(self, port: int, timeout: float) -> socket.socket | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                return None
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            except OSError:
+                time.sleep(0.1)
+                continue
+            s.settimeout(None)
+            return s
+        return None
+
+    def close(self, grace: float = 0) -> int | None:
+        """Stop the emulator (after `grace` seconds if it is still running),
+        save its logs, return its exit status (None if we had to kill it)."""
+        _live.discard(self)
+        if self._proc is not None:
+            if grace:
+                self.wait_exit(grace)
+            if self._proc.poll() is None:
+                self._kill()
+            else:
+                self.returncode = self._proc.returncode
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        if self._reader is not None:
+            self._reader.join(5)
+        self._save_emulator_logs()
+        if self._log:
+            self._log.close()
+            self._log = None
+        if self._workdir and self._workdir.exists():
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        return self.returncode
+
+    def _kill(self) -> None:
+        # Our own process group only: timeout(1) and the emulator under it.
+        try:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self._proc.wait(3)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._proc.wait()
+        self.returncode = None
+
+    def _save_emulator_logs(self) -> None:
+        wd = self._workdir
+        if not wd or not wd.exists():
+            return
+        if getattr(self, "_emu_out", None):
+            self._emu_out.close()
+        for src, suffix in (("emu.out", "emu.log"), ("bochs.log", "bochs.log"),
+                            ("bochsrc", "bochsrc")):
+            if (wd / src).exists():
+                shutil.copyfile(wd / src, self.log_dir / f"{self.name}.{suffix}")
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait for the emulator to exit by itself; its status, or None."""
+        try:
+            self.returncode = self._proc.wait(timeout)
+            return self.returncode
+        except subprocess.TimeoutExpired:
+            return None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at if self.started_at else 0.0
+
+    # ---- serial ----
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                with self._cond:
+                    self._feed(self._decoder.decode(b"", final=True) + self._pending, True)
+                    self._eof = True
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._feed(self._decoder.decode(data), False)
+                self._cond.notify_all()
+
+    def _feed(self, data: str, final: bool) -> None:
+        s = self._pending + data
+        self._pending = ""
+        if not final:
+            i = s.rfind("\x1b")
+            if i != -1 and len(s) - i < 32 and not _ANSI.match(s, i):
+                self._pending, s = s[i:], s[:i]
+        s = _CTRL.sub("", _ANSI.sub("", s))
+        if not s:
+            return
+        self._text += s
+        if self._log:
+            self._log.write(s)
+            self._log.flush()
+        if self.echo:
+            print(s, end="", flush=True)
+
+    def _note(self, what: str) -> None:
+        """A harness remark in the log file only (not in the matched text)."""
+        if self._log:
+            nl = "" if not self._text or self._text.endswith("\n") else "\n"
+            self._log.write(f"{nl}#> {what}\n")
+            self._log.flush()
+
+    def _tail(self, n: int = 40) -> str:
+        return "\n".join(self._text.splitlines()[-n:])
+
+    def _wait_for(self, rx: re.Pattern, start: int, timeout: float, what: str,
+                  line_start: bool = False):
+        """Search rx in the transcript from `start`; the match, or raise.
+        With line_start, `^` also matches at `start` itself and the match's
+        offsets are relative to `start`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if line_start:
+                    m = rx.search(self._text[start:])
+                else:
+                    m = rx.search(self._text, start)
+                if m:
+                    return m
+                if self._eof:
+                    status = self._proc.poll() if self._proc else None
+                    raise MachineError(f"serial closed (emulator exit status {status}) while "
+                                       f"waiting for {what}", self._tail(), self.log_path)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise MachineError(f"timed out after {timeout:.0f}s waiting for {what}",
+                                       self._tail(), self.log_path)
+                self._cond.wait(min(left, 1.0))
+
+    @staticmethod
+    def _rx(regex) -> re.Pattern:
+        return regex if isinstance(regex, re.Pattern) else re.compile(regex, re.M)
+
+    def expect(self, regex, timeout: float = 60) -> re.Match:
+        """Wait for regex (multi-line mode) in the output after the previous
+        match; consume up to its end. Raises MachineError on timeout or EOF."""
+        rx = self._rx(regex)
+        m = self._wait_for(rx, self._pos, timeout, f"/{rx.pattern}/")
+        with self._cond:
+            self._pos = m.end()
+        return m
+
+    def send_line(self, s: str) -> None:
+        self._note(f"send: {s}")
+        self.send_raw(s + self.eol)
+
+    def send_raw(self, s: str) -> None:
+        try:
+            self._sock.sendall(s.encode())
+        except OSError as e:
+            raise MachineError(f"cannot write to the serial port: {e}", self._tail(),
+                               self.log_path) from e
+
+    def command(self, cmd: str, expect_regex=None, timeout: float = 30) -> Answer:
+        """Send a console command; wait for expect_regex (if given) in its
+        answer, then for the next prompt. Returns Answer(text, match): the
+        text between the command's echo (if Tern echoes) and the prompt."""
+        with self._cond:
+            start = len(self._text)
+        self.send_line(cmd)
+        # Skip the echo of the command line, if there is one, so that the
+        # answer's regex cannot match the command itself.
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                seen = self._text[start:]
+                if seen.startswith(cmd):
+                    begin = start + len(cmd)
+                    break
+                if (seen and not cmd.startswith(seen)) or self._eof \
+                        or time.monotonic() >= deadline:
+                    begin = start
+                    break
+                self._cond.wait(min(1.0, max(0.01, deadline - time.monotonic())))
+        m = None
+        what = f"the answer to {cmd!r}"
+        if expect_regex is not None:
+            rx = self._rx(expect_regex)
+            # The answer starts a line even when Tern neither echoes nor
+            # starts a new line after the prompt.
+            m = self._wait_for(rx, begin, max(1, deadline - time.monotonic()),
+                               f"/{rx.pattern}/ in {what}", line_start=True)
+            after = begin + m.end()
+        else:
+            after = begin
+        p = self._wait_for(self._rx(PROMPT), after, max(1, deadline - time.monotonic()),
+                           f"the prompt after {what}")
+        with self._cond:
+            self._pos = p.end()
+            text = self._text[begin:p.start()]
+        return Answer(text, m)
+
+    def lines(self) -> list[str]:
+        """Every line of serial output so far (cleaned)."""
+        with self._cond:
+            return self._text.splitlines()
+
+    def text(self) -> str:
+        with self._cond:
+            return self._text
+
+    def mark(self) -> int:
+        """The current transcript length: pass to text_since()."""
+        with self._cond:
+            return len(self._text)
+
+    def text_since(self, mark: int) -> str:
+        with self._cond:
+            return self._text[mark:]
