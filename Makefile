@@ -79,7 +79,7 @@ $(BUILD)/efi/payload.o: boot/efi/payload.S $(BUILD)/tern.elf $(BUILD)/guests/dem
 	@mkdir -p $(dir $@)
 	$(CC) -c -DTERN_ELF='"$(BUILD)/tern.elf"' -DDEMO_ELF='"$(BUILD)/guests/demo.elf"' $< -o $@
 $(BUILD)/tern-efi.so: $(filter-out $(BUILD)/efi/boot/efi/payload.S.o,$(EFI_OBJS))
-	$(LD) -nostdlib -znocombreloc -shared -Bsymbolic -T /usr/lib/elf_x86_64_efi.lds \
+	$(LD) -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T /usr/lib/elf_x86_64_efi.lds \
 	    /usr/lib/crt0-efi-x86_64.o $^ -L/usr/lib -lefi -lgnuefi -o $@
 $(BUILD)/tern.efi: $(BUILD)/tern-efi.so
 	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \

@@ -25,7 +25,7 @@ static s64 hc_report(struct vm *vm, u64 kind, u64 gpa)
 		text[n] = (src[n] >= 0x20 && src[n] < 0x7f) ? src[n] : '?';
 	text[n] = '\0';
 	vuart_flush(&vm->uart);
-	hv_printf("vm%d: report %s %s\n", vm->id, report_kind[kind], text);
+	hv_log("vm%d: report %s %s\n", vm->id, report_kind[kind], text);
 	return 0;
 }
 
@@ -58,7 +58,7 @@ s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2)
 		vuart_flush(&vm->uart);
 		vm->exit_code = (int)a0;
 		vm->state = VM_SHUTDOWN;
-		hv_printf("vm%d: exited with code %d\n", vm->id, vm->exit_code);
+		hv_log("vm%d: exited with code %d\n", vm->id, vm->exit_code);
 		return 0;
 	case TERN_HC_TIMER:
 		return hc_timer(vcpu, a0, a1);

@@ -8,6 +8,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Whether the console's cursor is at the start of a line (after a prompt or
+ * echoed input it is not); asynchronous messages start a new line first. */
+static bool at_line_start = true;
+
+static void out(const char *buf, size_t n)
+{
+	if (!n)
+		return;
+	serial_write(buf, n);
+	at_line_start = buf[n - 1] == '\n';
+}
+
 void hv_vprintf(const char *fmt, va_list ap)
 {
 	char buf[512];
@@ -16,7 +28,7 @@ void hv_vprintf(const char *fmt, va_list ap)
 		return;
 	if ((size_t)n >= sizeof(buf))
 		n = sizeof(buf) - 1;
-	serial_write(buf, (size_t)n);
+	out(buf, (size_t)n);
 }
 
 void hv_printf(const char *fmt, ...)
@@ -29,5 +41,15 @@ void hv_printf(const char *fmt, ...)
 
 void hv_puts(const char *s)
 {
-	serial_write(s, strlen(s));
+	out(s, strlen(s));
+}
+
+void hv_log(const char *fmt, ...)
+{
+	va_list ap;
+	if (!at_line_start)
+		out("\n", 1);
+	va_start(ap, fmt);
+	hv_vprintf(fmt, ap);
+	va_end(ap);
 }

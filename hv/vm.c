@@ -29,7 +29,7 @@ const char *vm_state_name(enum vm_state s)
 static void uart_line(void *ctx, const char *line)
 {
 	struct vm *vm = ctx;
-	hv_printf("vm%d| %s\n", vm->id, line);
+	hv_log("vm%d| %s\n", vm->id, line);
 }
 
 void *vm_gpa_ptr(struct vm *vm, u64 gpa, u64 len)
@@ -46,7 +46,7 @@ static int vm_load(struct vm *vm)
 	memset(vm->ram, 0, vm->ram_size);
 	if (guest_image_load(vm->image, vm->image_len, vm->ram, vm->ram_size, TERN_GUEST_BOOT_END,
 			     TERN_GUEST_LOAD_ADDR, &vm->entry, &err)) {
-		hv_printf("vm%d: cannot load the guest image: %s\n", vm->id, err);
+		hv_log("vm%d: cannot load the guest image: %s\n", vm->id, err);
 		return -1;
 	}
 	vuart_init(&vm->uart, uart_line, vm);
@@ -98,7 +98,7 @@ void vm_stop_error(struct vm *vm, const char *fmt, ...)
 	vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
 	va_end(ap);
 	vm->state = VM_ERROR;
-	hv_printf("vm%d: stopped: %s\n", vm->id, vm->stop_reason);
+	hv_log("vm%d: stopped: %s\n", vm->id, vm->stop_reason);
 	char prefix[16];
 	snprintf(prefix, sizeof(prefix), "vm%d:   ", vm->id);
 	arch_vcpu_dump(&vm->vcpu, prefix);

@@ -106,7 +106,7 @@ EFI_STATUS read_file(EFI_FILE_HANDLE root, const char *path, u64 *addr, u64 *len
 		st = uefi_call_wrapper(f->SetPosition, 2, f, 0ULL);
 	if (EFI_ERROR(st)) {
 		uefi_call_wrapper(f->Close, 1, f);
-		return file_fail(path, "cannot find its size", st);
+		return file_fail(path, "cannot find its size (is it a directory?)", st);
 	}
 	st = alloc_low(size, addr);
 	if (EFI_ERROR(st)) {

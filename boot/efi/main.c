@@ -12,11 +12,20 @@
 #include "memmap.h"
 
 #define GUEST_NAME_MAX 100
+#define CR4_LA57 (1ULL << 12)
 #define EBS_TRIES 8
 #define MAP_SLACK 16 /* descriptors of room for changes made by our own calls */
 
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
 static EFI_GUID acpi10_guid = ACPI_TABLE_GUID;
+
+static u64 read_cr4(void)
+{
+	u64 v;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
 
 static void add_reserved(struct boot_info *bi, u64 base, u64 len)
 {
@@ -224,6 +233,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		return fail("loader image is above 4 GiB; the hand-over code must be "
 			    "identity mapped", EFI_SUCCESS);
 
+	if (read_cr4() & CR4_LA57)
+		return fail("firmware uses 5-level paging; the hand-over tables are 4-level",
+			    EFI_SUCCESS);
+
 	st = alloc_low(sizeof(*bi), &bi_addr);
 	if (EFI_ERROR(st))
 		return fail("no memory below 4 GiB for boot_info", st);
@@ -255,8 +268,13 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	log_range("tern.elf loaded", img.load, img.size);
 
 	bi->acpi_rsdp = find_rsdp();
-	if (!bi->acpi_rsdp)
-		log_str(LOG_BOTH, "tern-efi: warning: no ACPI RSDP in the configuration table\n");
+	if (bi->acpi_rsdp) {
+		log_str(LOG_SERIAL, "tern-efi: ACPI RSDP at ");
+		log_hex(LOG_SERIAL, bi->acpi_rsdp);
+		log_str(LOG_SERIAL, "\n");
+	} else {
+		log_str(LOG_SERIAL, "tern-efi: no ACPI RSDP in the configuration table\n");
+	}
 
 	st = build_page_tables(&img, &cr3, &pt_area);
 	if (EFI_ERROR(st))

@@ -8,5 +8,7 @@
 __printf(1, 2) void hv_printf(const char *fmt, ...);
 void hv_vprintf(const char *fmt, va_list ap);
 void hv_puts(const char *s); /* no newline added */
+/* A message not asked for at the console (VM events): always on a line of its own. */
+__printf(1, 2) void hv_log(const char *fmt, ...);
 
 #endif

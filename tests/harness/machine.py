@@ -57,10 +57,15 @@ Answer = namedtuple("Answer", "text match")
 # Machines still running; killed at interpreter exit so that an exception or
 # Ctrl-C in a test script never leaves an emulator behind.
 _live: "weakref.WeakSet[Machine]" = weakref.WeakSet()
+_aborted = False
 
 
 @atexit.register
-def _kill_leftovers() -> None:
+def kill_all() -> None:
+    """Stop every machine still running (Ctrl-C, exceptions, exit); no new
+    machine starts after this."""
+    global _aborted
+    _aborted = True
     for m in list(_live):
         try:
             m.close()
@@ -190,6 +195,8 @@ class Machine:
         self._workdir: Path | None = None
         self._log = None
         self._cond = threading.Condition()
+        self._close_lock = threading.Lock()
+        self._killed = False
         self._text = ""       # cleaned transcript
         self._pos = 0         # expect() searches from here
         self._pending = ""    # an escape sequence cut by a read boundary
@@ -206,6 +213,8 @@ class Machine:
         self.close()
 
     def start(self, connect_timeout: float = 60) -> None:
+        if _aborted:
+            raise MachineError("aborted: the harness is stopping")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._workdir = Path(tempfile.mkdtemp(prefix=f"tern-{self.name}-"))
         self._log = open(self.log_path, "w", encoding="utf-8", errors="replace")
@@ -318,14 +327,20 @@ class Machine:
 
     def close(self, grace: float = 0) -> int | None:
         """Stop the emulator (after `grace` seconds if it is still running),
-        save its logs, return its exit status (None if we had to kill it)."""
+        save its logs, return its exit status (None if we had to kill it).
+        Safe to call more than once and from another thread."""
+        with self._close_lock:
+            self._close(grace)
+        return self.returncode
+
+    def _close(self, grace: float) -> None:
         _live.discard(self)
         if self._proc is not None:
             if grace:
                 self.wait_exit(grace)
             if self._proc.poll() is None:
                 self._kill()
-            else:
+            elif not self._killed:
                 self.returncode = self._proc.returncode
         if self._sock is not None:
             try:
@@ -340,10 +355,10 @@ class Machine:
             self._log = None
         if self._workdir and self._workdir.exists():
             shutil.rmtree(self._workdir, ignore_errors=True)
-        return self.returncode
 
     def _kill(self) -> None:
         # Our own process group only: timeout(1) and the emulator under it.
+        self._killed = True
         try:
             os.killpg(self._proc.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -368,6 +383,20 @@ class Machine:
                             ("bochsrc", "bochsrc")):
             if (wd / src).exists():
                 shutil.copyfile(wd / src, self.log_dir / f"{self.name}.{suffix}")
+
+    def emulator_log(self) -> str:
+        """Bochs' own log so far ("" for QEMU): the live file while running,
+        the saved copy after close()."""
+        for path in ((self._workdir / "bochs.log") if self._workdir else None,
+                     self.log_dir / f"{self.name}.bochs.log"):
+            if path and path.exists():
+                return path.read_text(errors="replace")
+        return ""
+
+    def emulator_panics(self) -> list[str]:
+        """Bochs PANIC lines (e.g. a triple fault in Tern itself, or the ACPI
+        soft power off that ends a normal shutdown)."""
+        return [l for l in self.emulator_log().splitlines() if ">>PANIC<<" in l]
 
     def wait_exit(self, timeout: float) -> int | None:
         """Wait for the emulator to exit by itself; its status, or None."""
@@ -429,7 +458,7 @@ class Machine:
         return "\n".join(self._text.splitlines()[-n:])
 
     def _wait_for(self, rx: re.Pattern, start: int, timeout: float, what: str,
-                  line_start: bool = False):
+                  line_start: bool = False, budget: float | None = None):
         """Search rx in the transcript from `start`; the match, or raise.
         With line_start, `^` also matches at `start` itself and the match's
         offsets are relative to `start`."""
@@ -448,7 +477,8 @@ class Machine:
                                        f"waiting for {what}", self._tail(), self.log_path)
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise MachineError(f"timed out after {timeout:.0f}s waiting for {what}",
+                    took = budget if budget is not None else timeout
+                    raise MachineError(f"timed out after {took:.0f}s waiting for {what}",
                                        self._tail(), self.log_path)
                 self._cond.wait(min(left, 1.0))
 
@@ -504,12 +534,12 @@ class Machine:
             # The answer starts a line even when Tern neither echoes nor
             # starts a new line after the prompt.
             m = self._wait_for(rx, begin, max(1, deadline - time.monotonic()),
-                               f"/{rx.pattern}/ in {what}", line_start=True)
+                               f"/{rx.pattern}/ in {what}", line_start=True, budget=timeout)
             after = begin + m.end()
         else:
             after = begin
         p = self._wait_for(self._rx(PROMPT), after, max(1, deadline - time.monotonic()),
-                           f"the prompt after {what}")
+                           f"the prompt after {what}", budget=timeout)
         with self._cond:
             self._pos = p.end()
             text = self._text[begin:p.start()]

@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Run every guest test (build/guests/NAME.elf other than demo) under Tern in
+emulated machines, and check what Tern prints (docs/guest-abi.md).
+
+Configurations:
+  bochs-skylake   Bochs corei7_skylake_x, BIOS + GRUB + tern.elf (EPT with PML)
+  bochs-haswell   Bochs corei7_haswell_4770, BIOS + GRUB + tern.elf (EPT, no PML)
+  bochs-ovmf      Bochs corei7_skylake_x, OVMF + tern.efi (UEFI path; a subset)
+  qemu-novmx      QEMU/TCG, OVMF + tern.efi, no VMX: console-only mode
+
+Each case: boot, wait for the guest's outcome, check the console still
+answers (`info status`, `info exits`), then `shutdown` must power the machine
+off. One line per case, then `guest: N passed, N failed`; exit 1 on failure.
+Serial transcripts: build/test-logs/NAME-CONFIG.log.
+
+Usage: guest_tests.py --build build [--only NAME]... [--config NAME]... [-j N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import ROOT, Machine, MachineError, grub_test_cfg, kill_all  # noqa: E402
+
+BOOT_TIMEOUT = 180       # power-on to Tern's first line (BIOS ~1.5 s, OVMF ~10 s idle)
+RUN_TIMEOUT = 300        # Tern's first line to the guest's outcome
+CONSOLE_TIMEOUT = 60     # one console command
+SHUTDOWN_GRACE = 60      # `shutdown` to the emulator's exit
+
+TERN_FIRST_LINE = r"^tern: "
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a guest test must produce. `stop` set: Tern must stop the VM
+    with a matching reason; otherwise the guest must report PASS and exit 0."""
+    stop: str | None = None
+    run_timeout: float = RUN_TIMEOUT
+
+
+# Tests that do not simply PASS and exit 0; every other test must.
+EXPECT: dict[str, Expect] = {
+    "hostile_oob": Expect(stop=r"outside guest memory"),
+    "hostile_triple": Expect(stop=r"triple fault"),
+}
+DEFAULT_EXPECT = Expect()
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    emulator: str
+    firmware: str
+    model: str = "corei7_skylake_x"
+    subset: tuple[str, ...] | None = None  # None: every guest test
+
+
+CONFIGS = [
+    Config("bochs-skylake", "bochs", "bios", "corei7_skylake_x"),
+    Config("bochs-haswell", "bochs", "bios", "corei7_haswell_4770"),
+    Config("bochs-ovmf", "bochs", "ovmf", "corei7_skylake_x",
+           subset=("cpuid", "memtest", "hostile_triple")),
+    Config("qemu-novmx", "qemu", "ovmf"),
+]
+NOVMX_CASE = "novmx"  # the one case of qemu-novmx
+
+
+class CaseFailed(Exception):
+    pass
+
+
+def check(cond: bool, reason: str) -> None:
+    if not cond:
+        raise CaseFailed(reason)
+
+
+class Runner:
+    def __init__(self, build: Path, log_dir: Path, verbose: bool):
+        self.build = build
+        self.log_dir = log_dir
+        self.verbose = verbose
+        self.print_lock = threading.Lock()
+        self.scratch = Path(tempfile.mkdtemp(prefix="tern-guest-tests-"))
+
+    def say(self, line: str) -> None:
+        with self.print_lock:
+            print(line, flush=True)
+
+    # ---- one case ----
+
+    def run_case(self, cfg: Config, name: str) -> tuple[bool, str]:
+        case = f"{name}-{cfg.name}"
+        log = self.log_dir / f"{case}.log"
+        rel_log = log.relative_to(ROOT) if log.is_relative_to(ROOT) else log
+        t0 = time.monotonic()
+        m = None
+        try:
+            m = self.make_machine(cfg, name, case)
+            m.start()
+            if cfg.name == "qemu-novmx":
+                self.novmx_checks(m)
+            else:
+                self.guest_checks(m, name)
+            self.shutdown(m)
+            ok, reason = True, ""
+        except (CaseFailed, MachineError) as e:
+            ok, reason = False, getattr(e, "reason", None) or str(e)
+            if m is not None and isinstance(e, MachineError) and cfg.emulator == "bochs":
+                panics = [p.split(">>PANIC<<", 1)[1].strip() for p in m.emulator_panics()]
+                panics = [p for p in panics if "soft power off" not in p]
+                if panics:
+                    reason += f"; Bochs panic: {panics[-1]}"
+        except Exception as e:  # a harness bug: report it as this case's failure
+            ok, reason = False, f"harness error: {type(e).__name__}: {e}"
+        finally:
+            if m is not None:
+                m.close()
+        secs = time.monotonic() - t0
+        if ok:
+            self.say(f"PASS {name} [{cfg.name}] ({secs:.1f}s)")
+        else:
+            self.say(f"FAIL {name} [{cfg.name}]: {reason} (see {rel_log})")
+        return ok, reason
+
+    def make_machine(self, cfg: Config, name: str, case: str) -> Machine:
+        common = dict(emulator=cfg.emulator, firmware=cfg.firmware, model=cfg.model,
+                      log_dir=self.log_dir, wall_timeout=BOOT_TIMEOUT + RUN_TIMEOUT
+                      + 4 * CONSOLE_TIMEOUT + SHUTDOWN_GRACE + 120)
+        if cfg.firmware == "bios":
+            iso = self.build / "tern.iso"
+            check(iso.exists(), f"{iso} missing (make builds it)")
+            return Machine(case, iso=iso, test_cfg=grub_test_cfg(name), **common)
+        efi = self.build / "tern.efi"
+        check(efi.exists(), f"{efi} missing (make builds it)")
+        if cfg.name == "qemu-novmx":
+            guest = self.build / "guests" / "demo.elf"
+        else:
+            guest = self.build / "guests" / f"{name}.elf"
+        esp = self.scratch / f"{case}.img"
+        mkesp = ROOT / "scripts" / "mkesp.sh"
+        r = subprocess.run(["bash", str(mkesp), str(esp), str(efi), str(guest),
+                            "guest=guest.elf"], capture_output=True, text=True)
+        check(r.returncode == 0, f"mkesp.sh failed: {(r.stderr or r.stdout).strip()[-300:]}")
+        return Machine(case, esp=esp, **common)
+
+    def guest_checks(self, m: Machine, name: str) -> None:
+        exp = EXPECT.get(name, DEFAULT_EXPECT)
+        m.expect(TERN_FIRST_LINE, BOOT_TIMEOUT)
+        outcome = m.expect(r"^vm0: (exited with code (-?\d+)|stopped: (.*))\n", exp.run_timeout)
+        text = m.text()
+        if exp.stop:
+            check(outcome.group(3) is not None,
+                  f"expected 'vm0: stopped: ...{exp.stop}', got '{outcome.group(0)}'")
+            check(re.search(exp.stop, outcome.group(3)) is not None,
+                  f"stopped for the wrong reason: '{outcome.group(3)}' (want /{exp.stop}/)")
+        else:
+            check(outcome.group(3) is None, f"the VM was stopped: {outcome.group(3)}")
+            check(outcome.group(2) == "0", f"the guest exited with code {outcome.group(2)}")
+            check(re.search(r"^vm0: report PASS", text, re.M) is not None,
+                  "the guest exited 0 without 'vm0: report PASS'")
+        # The console must still answer after the guest is done.
+        m.command("info status", r"^VM status:", CONSOLE_TIMEOUT)
+        ans = m.command("info exits", None, CONSOLE_TIMEOUT)
+        check(ans.text.strip() != "", "'info exits' gave an empty answer")
+        check(not re.search(r"^error:", ans.text, re.M),
+              f"'info exits' answered: {ans.text.strip().splitlines()[0]}")
+        # Late failures anywhere in the transcript.
+        text = m.text()
+        fail = re.search(r"^vm0: report FAIL.*$", text, re.M)
+        check(fail is None, f"guest reported failure: '{fail.group(0) if fail else ''}'")
+        if not exp.stop:
+            stop = re.search(r"^vm0: stopped:.*$", text, re.M)
+            check(stop is None, f"'{stop.group(0) if stop else ''}'")
+
+    def novmx_checks(self, m: Machine) -> None:
+        m.expect(r"VMX not available", BOOT_TIMEOUT)
+        m.command("info status", r"^VM status:", CONSOLE_TIMEOUT)
+        ans = m.command("help", r"info status", CONSOLE_TIMEOUT)
+        for cmd in ("help", "info exits", "shutdown"):
+            check(re.search(rf"^\s*{cmd}\b", ans.text, re.M) is not None,
+                  f"'help' does not list '{cmd}'")
+
+    def shutdown(self, m: Machine) -> None:
+        m.send_line("shutdown")
+        status = m.wait_exit(SHUTDOWN_GRACE)
+        if status is None:
+            m.close()
+            raise CaseFailed(f"shutdown did not power off within {SHUTDOWN_GRACE}s")
+        # Bochs and QEMU exit 0 or 1 on a power-off; 124/137 is the wall-clock
+        # timeout, anything else a crash.
+        check(status in (0, 1), f"emulator exited with status {status} after shutdown")
+
+
+def discover(build: Path) -> list[str]:
+    names = sorted(p.stem for p in (build / "guests").glob("*.elf"))
+    return [n for n in names if n != "demo"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default="build", help="the build folder (default: build)")
+    ap.add_argument("--only", action="append", metavar="NAME",
+                    help="run only this guest test (repeatable)")
+    ap.add_argument("--config", action="append", metavar="NAME",
+                    help="run only this configuration (repeatable): "
+                    + ", ".join(c.name for c in CONFIGS))
+    ap.add_argument("-j", "--jobs", type=int, default=2, help="machines at once (default 2)")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+
+    build = Path(args.build)
+    if not build.is_absolute():
+        build = (Path.cwd() / build).resolve()
+    log_dir = build / "test-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    known = {c.name for c in CONFIGS}
+    for c in args.config or []:
+        if c not in known:
+            ap.error(f"unknown config {c!r}; known: {', '.join(sorted(known))}")
+    configs = [c for c in CONFIGS if not args.config or c.name in args.config]
+
+    tests = discover(build)
+    if args.only:
+        missing = [n for n in args.only if n not in tests and n != NOVMX_CASE]
+        if missing:
+            print(f"guest_tests: no such guest test: {', '.join(missing)} "
+                  f"(found: {', '.join(tests) or 'none'})", file=sys.stderr)
+            print("guest: 0 passed, 1 failed")
+            return 1
+    cases: list[tuple[Config, str]] = []
+    for cfg in configs:
+        if cfg.name == "qemu-novmx":
+            if not args.only or NOVMX_CASE in args.only:
+                cases.append((cfg, NOVMX_CASE))
+            continue
+        for name in tests:
+            if args.only and name not in args.only:
+                continue
+            if cfg.subset is not None and name not in cfg.subset:
+                continue
+            cases.append((cfg, name))
+
+    if args.list:
+        for cfg, name in cases:
+            print(f"{name} [{cfg.name}]")
+        return 0
+    if not tests and not args.only:
+        print(f"guest_tests: warning: no guest tests in {build}/guests", file=sys.stderr)
+
+    runner = Runner(build, log_dir, args.verbose)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    passed = failed = 0
+    t0 = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    futures = []
+    try:
+        futures = [pool.submit(runner.run_case, cfg, name) for cfg, name in cases]
+        for f in as_completed(futures):
+            ok, _ = f.result()
+            passed += ok
+            failed += not ok
+    except KeyboardInterrupt:
+        for f in futures:
+            f.cancel()
+        kill_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        print("guest_tests: interrupted", file=sys.stderr)
+        print(f"guest: {passed} passed, {failed + 1} failed")
+        return 130
+    pool.shutdown(wait=True)
+    shutil.rmtree(runner.scratch, ignore_errors=True)
+    if args.verbose:
+        print(f"guest_tests: {len(cases)} cases in {time.monotonic() - t0:.0f}s")
+    print(f"guest: {passed} passed, {failed} failed")
+    return 1 if failed or not cases else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
