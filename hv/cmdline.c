@@ -55,6 +55,16 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 			warnf(warn, ctx, n, "guest=%s: bad name", val ? val : "");
 		else
 			strcpy(cfg->guest, val);
+	} else if (!strcmp(word, "dirty")) {
+		/* Same spelling as the console's dirty_log_mode (tern/dirty.h order). */
+		if (val && !strcmp(val, "auto"))
+			cfg->dirty_mode = 0;
+		else if (val && !strcmp(val, "wp"))
+			cfg->dirty_mode = 1;
+		else if (val && !strcmp(val, "pml"))
+			cfg->dirty_mode = 2;
+		else
+			warnf(warn, ctx, n, "dirty=%s: want auto, pml or wp", val ? val : "");
 	} else if (!strcmp(word, "noguest") && !val) {
 		cfg->no_guest = true;
 	} else {

@@ -5,7 +5,9 @@
  * floods or stalls only ever costs one line's work per poll.
  */
 #include <tern/arch.h>
+#include <tern/cmdline.h>
 #include <tern/console.h>
+#include <tern/dirty.h>
 #include <tern/hv.h>
 #include <tern/log.h>
 #include <tern/serial.h>
@@ -82,6 +84,60 @@ static void cmd_info_exits(struct vm *vm)
 		  s->timer_injections);
 }
 
+static void cmd_info_dirty(struct vm *vm)
+{
+	const struct dirty_log *d = &vm->dirty;
+	if (d->active)
+		hv_printf("dirty log: active, %s%s\n", dirty_mode_name(d->mode),
+			  d->rate_end_ns ? " (calc_dirty_rate running)" : "");
+	else
+		hv_printf("dirty log: off (mode %s; PML %s)\n", dirty_mode_name(d->preferred),
+			  arch_dirty_pml_available() ? "available" : "not available");
+	hv_printf("  pages logged %lu, harvests %lu, pages harvested %lu, Tern writes %lu\n",
+		  d->pages_logged, d->harvests, d->pages_harvested, d->tern_writes);
+	hv_printf("  exits spent on logging %lu, start cost %lu cycles, last harvest %lu cycles\n",
+		  d->exits, d->start_tsc_cost, d->last_harvest_tsc);
+	if (d->rate_ns)
+		hv_printf("  last dirty rate: %lu pages in %lu ms\n", d->rate_pages, d->rate_ns / 1000000);
+}
+
+static void cmd_calc_dirty_rate(struct vm *vm, const char *arg)
+{
+	s64 secs = parse_size(arg);
+	if (secs < 1 || secs > 60) {
+		hv_printf("error: calc_dirty_rate takes 1 to 60 seconds\n");
+		return;
+	}
+	if (vm->state != VM_RUNNING) {
+		hv_printf("error: the VM is not running\n");
+		return;
+	}
+	if (dirty_rate_start(vm, (u64)secs)) {
+		hv_printf("error: the dirty log is in use or cannot start\n");
+		return;
+	}
+	hv_printf("measuring the dirty rate for %ld s (%s)\n", secs, dirty_mode_name(vm->dirty.mode));
+}
+
+static void cmd_dirty_log_mode(struct vm *vm, const char *arg)
+{
+	int m = dirty_mode_parse(arg);
+	if (m < 0) {
+		hv_printf("error: dirty_log_mode takes auto, pml or wp\n");
+		return;
+	}
+	if (m == DIRTY_PML && !arch_dirty_pml_available()) {
+		hv_printf("error: this CPU has no PML\n");
+		return;
+	}
+	if (vm->dirty.active) {
+		hv_printf("error: the dirty log is active; the mode applies when it starts\n");
+		return;
+	}
+	vm->dirty.preferred = (enum dirty_mode)m;
+	hv_printf("dirty log mode: %s\n", dirty_mode_name(vm->dirty.preferred));
+}
+
 static bool need_vm(struct vm *vm)
 {
 	if (!vm)
@@ -113,6 +169,18 @@ static void run_command(const struct con_parsed *p)
 	case CON_INFO_EXITS:
 		if (need_vm(vm))
 			cmd_info_exits(vm);
+		break;
+	case CON_INFO_DIRTY:
+		if (need_vm(vm))
+			cmd_info_dirty(vm);
+		break;
+	case CON_CALC_DIRTY_RATE:
+		if (need_vm(vm))
+			cmd_calc_dirty_rate(vm, p->argv[0]);
+		break;
+	case CON_DIRTY_LOG_MODE:
+		if (need_vm(vm))
+			cmd_dirty_log_mode(vm, p->argv[0]);
 		break;
 	case CON_STOP:
 		if (!need_vm(vm))

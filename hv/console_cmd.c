@@ -13,7 +13,10 @@ const struct con_cmd_desc con_commands[CON_NR_CMDS] = {
 	{ "info vm", CON_INFO_VM, 0, 0, "", "show the VM's memory, image and state" },
 	{ "info registers", CON_INFO_REGISTERS, 0, 0, "", "show the vCPU's registers" },
 	{ "info exits", CON_INFO_EXITS, 0, 0, "", "show VM exit counts per reason" },
-	{ "info version", CON_INFO_VERSION, 0, 0, "", "show Tern's version and CPU features" },
+	{ "info version", CON_INFO_VERSION, 0, 0, "", "show Tern's version and how it booted" },
+	{ "info dirty", CON_INFO_DIRTY, 0, 0, "", "show the dirty log: mode, pages, harvests, exits" },
+	{ "calc_dirty_rate", CON_CALC_DIRTY_RATE, 1, 1, "SECONDS", "measure the guest's dirty rate (pages/s)" },
+	{ "dirty_log_mode", CON_DIRTY_LOG_MODE, 1, 1, "auto|pml|wp", "choose the dirty tracking mechanism" },
 	{ "stop", CON_STOP, 0, 0, "", "pause the VM" },
 	{ "cont", CON_CONT, 0, 0, "", "resume the VM" },
 	{ "system_reset", CON_SYSTEM_RESET, 0, 0, "", "reset the VM: reload its image and restart it" },
@@ -84,7 +87,7 @@ int con_parse(char *line, struct con_parsed *out, char *err, size_t err_len)
 	}
 	if (!strcmp(words[0], "info"))
 		snprintf(err, err_len, "info %.40s: unknown; try: info status, info vm, info registers, "
-			 "info exits, info version", n > 1 ? words[1] : "needs a subcommand;");
+			 "info exits, info version, info dirty", n > 1 ? words[1] : "needs a subcommand;");
 	else
 		snprintf(err, err_len, "unknown command '%.40s'; try 'help'", words[0]);
 	return -1;

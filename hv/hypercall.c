@@ -9,6 +9,9 @@
 
 #define REPORT_MAX 200
 
+s64 dirty_hc_start(struct vm *vm);
+s64 dirty_hc_check(struct vm *vm, u64 list_gpa, u64 count, u64 result_gpa);
+
 static const char *const report_kind[] = { "PASS", "FAIL", "INFO" };
 
 static s64 hc_report(struct vm *vm, u64 kind, u64 gpa)
@@ -62,6 +65,13 @@ s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2)
 		return 0;
 	case TERN_HC_TIMER:
 		return hc_timer(vcpu, a0, a1);
+	case TERN_HC_DIRTY_START:
+		return dirty_hc_start(vm);
+	case TERN_HC_DIRTY_CHECK:
+		return dirty_hc_check(vm, a0, a1, a2);
+	case TERN_HC_DIRTY_STOP:
+		dirty_log_stop(vm);
+		return 0;
 	default:
 		return TERN_HC_ENOSYS;
 	}

@@ -56,8 +56,15 @@ static void start_guest(const struct boot_info *bi)
 	}
 	hv_printf("tern: guest image '%s' (%s), %lu bytes\n", m->name,
 		  config.guest[0] ? config.guest : "unnamed", m->len);
-	if (vm_create(&vm0, phys_to_virt(m->base), m->len, config.guest_mem, &pmm))
+	if (vm_create(&vm0, phys_to_virt(m->base), m->len, config.guest_mem, &pmm)) {
 		con_set_no_vm_reason("the VM could not be created (see the boot log)");
+		return;
+	}
+	vm0.dirty.preferred = (enum dirty_mode)config.dirty_mode;
+	if (vm0.dirty.preferred == DIRTY_PML && !arch_dirty_pml_available()) {
+		hv_printf("tern: dirty=pml given but this CPU has no PML; using auto\n");
+		vm0.dirty.preferred = DIRTY_AUTO;
+	}
 }
 
 void hv_main(struct boot_info *bi)

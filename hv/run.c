@@ -4,6 +4,7 @@
  * and the migration engine are polled here too, or move to their own core.
  */
 #include <tern/arch.h>
+#include <tern/dirty.h>
 #include <tern/hv.h>
 #include <tern/log.h>
 #include <tern/vm.h>
@@ -17,6 +18,8 @@ void hv_run_loop(void)
 	for (;;) {
 		con_poll();
 		struct vm *vm = the_vm;
+		if (vm)
+			dirty_rate_poll(vm, arch_time_ns());
 		if (!vm || vm->state != VM_RUNNING) {
 			arch_cpu_relax();
 			continue;

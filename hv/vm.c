@@ -51,6 +51,7 @@ static int vm_load(struct vm *vm)
 	}
 	vuart_init(&vm->uart, uart_line, vm);
 	arch_vcpu_reset(&vm->vcpu, vm->entry);
+	vm_mark_dirty(vm, 0, vm->ram_size); /* Tern rewrote all of RAM */
 	memset(&vm->stats, 0, sizeof(vm->stats));
 	vm->stop_reason[0] = '\0';
 	vm->exit_code = 0;

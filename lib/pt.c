@@ -109,3 +109,28 @@ u64 *pt_lookup(struct pt *pt, u64 va, int *level_out)
 	}
 	return NULL;
 }
+
+static void visit(struct pt *pt, u64 *table, int level, u64 base, u64 start, u64 end,
+		  void (*fn)(u64 *, u64, int, void *), void *ctx)
+{
+	u64 span = pt_level_size(level);
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		u64 va = base + i * span;
+		if (va + span <= start || va >= end)
+			continue;
+		u64 *e = &table[i];
+		if (!present(pt, *e))
+			continue;
+		if (is_leaf(*e, level))
+			fn(e, va, level, ctx);
+		else
+			visit(pt, table_of(pt, *e), level - 1, va, start, end, fn, ctx);
+	}
+}
+
+void pt_for_each_leaf(struct pt *pt, u64 va, u64 size,
+		      void (*fn)(u64 *entry, u64 va, int level, void *ctx), void *ctx)
+{
+	if (size)
+		visit(pt, pt->map(pt->ctx, pt->root), PT_LEVELS, 0, va, va + size, fn, ctx);
+}

@@ -145,6 +145,7 @@ int arch_vm_init(struct vm *vm, struct pmm *pmm)
 	vm->arch = calloc(1, sizeof(struct arch_vm));
 	if (!vm->arch)
 		return -1;
+	vm->arch->pmm = pmm;
 	return ept_build(vm, pmm);
 }
 

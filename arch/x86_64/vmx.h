@@ -29,6 +29,9 @@ struct guest_regs {
 struct arch_vm {
 	u64 eptp;
 	struct pt *ept;
+	struct pmm *pmm;
+	int dirty_mode; /* DIRTY_WP or DIRTY_PML while logging */
+	u64 pml_pa;     /* the PML buffer (one per vCPU; one vCPU for now) */
 };
 
 struct arch_vcpu {
@@ -59,6 +62,11 @@ enum exit_action vmx_handle_exit(struct vcpu *vcpu);
 /* Inject a hardware exception at the next entry (RIP not advanced). */
 void vmx_inject_exception(unsigned vector, bool has_error, u32 error);
 void vmx_skip_instruction(void);
+
+/* dirty.c: a guest write hit a write-protected EPT leaf while logging. */
+bool dirty_write_fault(struct vcpu *vcpu, u64 gpa);
+/* dirty.c: the PML buffer is full (exit reason 62). */
+void dirty_pml_full(struct vcpu *vcpu);
 
 /* guest_boot.c */
 void guest_boot_write(struct vm *vm);

@@ -360,6 +360,10 @@ static enum exit_action handle_ept_violation(struct vcpu *vcpu)
 {
 	u64 gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS), q = vcpu->arch->exit_qual;
 	const char *what = (q & 4) ? "fetch" : (q & 2) ? "write" : "read";
+	/* A write to a page write-protected for the dirty log. */
+	if (gpa < vcpu->vm->ram_size && (q & 2) && vcpu->vm->dirty.active &&
+	    dirty_write_fault(vcpu, gpa))
+		return vcpu->vm->state == VM_RUNNING ? EXIT_RESUME : EXIT_STOP;
 	if (gpa >= vcpu->vm->ram_size)
 		vm_stop_error(vcpu->vm, "EPT violation: %s at GPA %#lx outside guest memory (RAM ends at %#lx)",
 			      what, gpa, vcpu->vm->ram_size);
@@ -374,6 +378,12 @@ static enum exit_action handle_ept_misconfig(struct vcpu *vcpu)
 	vm_stop_error(vcpu->vm, "EPT misconfiguration at GPA %#lx",
 		      vmcs_read(GUEST_PHYSICAL_ADDRESS));
 	return EXIT_STOP;
+}
+
+static enum exit_action handle_pml_full(struct vcpu *vcpu)
+{
+	dirty_pml_full(vcpu);
+	return EXIT_RESUME;
 }
 
 static enum exit_action handle_preempt_timer(struct vcpu *vcpu)
@@ -450,7 +460,7 @@ static const struct exit_entry {
 	[EXIT_INVPCID] = { NULL, "INVPCID" },
 	[EXIT_VMFUNC] = { inject_ud, "VMFUNC" },
 	[EXIT_RDSEED] = { NULL, "RDSEED" },
-	[EXIT_PML_FULL] = { NULL, "PML_FULL" },
+	[EXIT_PML_FULL] = { handle_pml_full, "PML_FULL" },
 	[EXIT_XSAVES] = { NULL, "XSAVES" },
 	[EXIT_XRSTORS] = { NULL, "XRSTORS" },
 };

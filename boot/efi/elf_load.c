@@ -1,8 +1,8 @@
 /*
  * Loads the embedded tern.elf. The blob is validated first (ELF magic, 64-bit
  * little-endian x86_64, program headers and segment contents inside the blob,
- * every PT_LOAD inside [TERN_LINK_PHYS, TERN_LINK_PHYS + image_size) with the
- * higher-half virtual address the contract requires), and the tern_header at
+ * every PT_LOAD inside [TERN_LINK_PHYS, TERN_LINK_PHYS + image_size) and
+ * linked either in the higher half or identity), and the tern_header at
  * the image start is checked. The image is then placed in pages below 4 GiB
  * at an address congruent to TERN_LINK_PHYS modulo 2 MiB, so that the
  * higher-half window can be mapped with 2 MiB pages; it is zeroed and each
@@ -96,8 +96,10 @@ static EFI_STATUS check_header(const u8 *blob, const struct tern_header *h)
 		if (ph->paddr < TERN_LINK_PHYS || ph->memsz > h->image_size ||
 		    ph->paddr - TERN_LINK_PHYS > h->image_size - ph->memsz)
 			return bad("a segment lies outside the image range of tern_header");
-		if (ph->vaddr != TERN_VIRT_BASE + (ph->paddr - TERN_LINK_PHYS))
-			return bad("a segment's vaddr does not match its paddr in the higher half");
+		/* higher half, or identity (32-bit code only the multiboot2 path runs) */
+		if (ph->vaddr != TERN_VIRT_BASE + (ph->paddr - TERN_LINK_PHYS) &&
+		    ph->vaddr != ph->paddr)
+			return bad("a segment's vaddr is neither its paddr nor its higher-half address");
 	}
 	return EFI_SUCCESS;
 }

@@ -153,7 +153,7 @@ static EFI_STATUS exit_boot_services(EFI_HANDLE image, struct boot_info *bi)
 	UINTN size = 0, cap = 0, key, dsize;
 	UINT32 dver;
 	void *map = NULL;
-	EFI_STATUS st;
+	EFI_STATUS st, ebs = EFI_SUCCESS;
 	int n;
 
 	st = uefi_call_wrapper(BS->GetMemoryMap, 5, &size, NULL, &key, &dsize, &dver);
@@ -177,11 +177,11 @@ static EFI_STATUS exit_boot_services(EFI_HANDLE image, struct boot_info *bi)
 
 	for (int tries = 0; tries < EBS_TRIES; tries++) {
 		bi->nr_mem = (u32)n;
-		st = uefi_call_wrapper(BS->ExitBootServices, 2, image, key);
+		ebs = uefi_call_wrapper(BS->ExitBootServices, 2, image, key);
 		console_boot_services_gone();
-		if (st == EFI_SUCCESS)
+		if (ebs == EFI_SUCCESS)
 			return EFI_SUCCESS;
-		if (st != EFI_INVALID_PARAMETER)
+		if (ebs != EFI_INVALID_PARAMETER)
 			break;
 		log_str(LOG_SERIAL, "tern-efi: memory map changed, retrying ExitBootServices\n");
 		size = cap;
@@ -196,7 +196,7 @@ static EFI_STATUS exit_boot_services(EFI_HANDLE image, struct boot_info *bi)
 			halt_forever();
 		}
 	}
-	fail("ExitBootServices failed", st);
+	fail("ExitBootServices failed", ebs);
 	halt_forever();
 }
 

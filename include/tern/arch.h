@@ -60,6 +60,22 @@ enum vcpu_run_result arch_vcpu_run(struct vcpu *vcpu, u64 slice_ns);
 /* Print the guest's registers, each line starting with prefix. */
 void arch_vcpu_dump(struct vcpu *vcpu, const char *prefix);
 
+/* ---- dirty page tracking (contract and ordering in tern/dirty.h) ---- */
+
+bool arch_dirty_pml_available(void);
+/* Make every RAM page clean and tracked with mode (DIRTY_WP or DIRTY_PML). */
+int arch_dirty_start(struct vm *vm, int mode);
+/* Move what the hardware logged (PML buffers) into the dirty log. */
+void arch_dirty_collect(struct vm *vm);
+/* Track page gfn again (write-protect it / clear its EPT dirty bit)... */
+void arch_dirty_rearm_gfn(struct vm *vm, u64 gfn);
+/* ...and make those changes visible to the guest (INVEPT). */
+void arch_dirty_flush(struct vm *vm);
+/* Stop tracking: all RAM writable, PML off. */
+void arch_dirty_stop(struct vm *vm);
+/* A cycle counter for cost measurements (TSC; counts instructions on Bochs). */
+u64 arch_cycles(void);
+
 #define ARCH_NR_EXIT_REASONS 80
 /* Name of a hardware exit reason for statistics ("CPUID", "EPT_VIOLATION"). */
 const char *arch_exit_reason_name(unsigned reason);

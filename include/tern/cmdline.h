@@ -15,6 +15,7 @@ struct hv_config {
 	u64 guest_mem;    /* bytes, multiple of 2 MiB */
 	char guest[64];   /* the guest module's name (informational) */
 	bool no_guest;    /* "noguest": boot with the console only */
+	int dirty_mode;   /* "dirty=auto|pml|wp": enum dirty_mode, 0 = auto */
 };
 
 /*

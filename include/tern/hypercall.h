@@ -17,6 +17,10 @@ enum tern_hypercall {
 	TERN_HC_TIME_NS = 2,     /* -> nanoseconds of Tern's monotonic clock */
 	TERN_HC_EXIT = 3,        /* rdi = exit code; the VM stops, Tern stays up */
 	TERN_HC_TIMER = 4,       /* rdi = vector (32..255), rsi = delay in ns (0 disarms): one-shot interrupt */
+	TERN_HC_DIRTY_START = 5, /* start the dirty log -> 1 write-protect, 2 PML */
+	TERN_HC_DIRTY_CHECK = 6, /* rdi = GPA of u64 page numbers written, rsi = count,
+				    rdx = GPA of struct tern_dirty_check: harvest and compare -> missed */
+	TERN_HC_DIRTY_STOP = 7,
 	TERN_HC_NR
 };
 
@@ -24,6 +28,16 @@ enum tern_report {
 	TERN_REPORT_PASS = 0,
 	TERN_REPORT_FAIL = 1,
 	TERN_REPORT_INFO = 2,
+};
+
+#define TERN_DIRTY_CHECK_MAX 65536
+
+/* Written by TERN_HC_DIRTY_CHECK. */
+struct tern_dirty_check {
+	unsigned long long logged;  /* pages in the harvested log */
+	unsigned long long missed;  /* listed pages the log lacks: must be 0 */
+	unsigned long long extra;   /* logged pages not listed */
+	unsigned long long first_missed; /* page number of the first miss, or ~0 */
 };
 
 #define TERN_HC_EINVAL (-22)

@@ -45,5 +45,12 @@ int pt_map(struct pt *pt, u64 va, u64 pa, u64 size, u64 leaf_flags, int max_leve
 u64 *pt_lookup(struct pt *pt, u64 va, int *level);
 /* Replace a large leaf by a table of next-level leaves with the same mapping. */
 int pt_split(struct pt *pt, u64 *entry, int level);
+/*
+ * Call fn for every present leaf that maps part of [va, va+size), in address
+ * order, with the leaf's virtual base address and level. fn may change the
+ * entry's flags but not what it points to.
+ */
+void pt_for_each_leaf(struct pt *pt, u64 va, u64 size,
+		      void (*fn)(u64 *entry, u64 va, int level, void *ctx), void *ctx);
 
 #endif

@@ -9,6 +9,7 @@
 #include <tern/types.h>
 #include <tern/arch.h>
 #include <tern/vuart.h>
+#include <tern/dirty.h>
 
 struct boot_module;
 struct pmm;
@@ -58,6 +59,7 @@ struct vm {
 	struct vm_stats stats;
 	u64 started_ns;
 	struct arch_vm *arch; /* second-level translation (EPT) */
+	struct dirty_log dirty;
 };
 
 extern struct vm *the_vm; /* NULL while there is none */
