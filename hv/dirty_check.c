@@ -17,6 +17,7 @@
 
 s64 dirty_hc_start(struct vm *vm);
 s64 dirty_hc_check(struct vm *vm, u64 list_gpa, u64 count, u64 result_gpa);
+s64 dirty_hc_harvest(struct vm *vm, u64 stats_gpa);
 
 s64 dirty_hc_start(struct vm *vm)
 {
@@ -67,4 +68,19 @@ out:
 	free(logged);
 	free(listed);
 	return rc;
+}
+
+s64 dirty_hc_harvest(struct vm *vm, u64 stats_gpa)
+{
+	struct tern_dirty_stats *out = vm_gpa_ptr(vm, stats_gpa, sizeof(*out));
+	if (!vm->dirty.active || !out)
+		return TERN_HC_EINVAL;
+	struct tern_dirty_stats st;
+	st.pages = dirty_log_harvest(vm, NULL);
+	st.exits = vm->dirty.exits;
+	st.harvest_cycles = vm->dirty.last_harvest_tsc;
+	st.start_cycles = vm->dirty.start_tsc_cost;
+	*out = st;
+	vm_mark_dirty(vm, stats_gpa, sizeof(st));
+	return (s64)st.pages;
 }

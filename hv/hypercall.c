@@ -11,6 +11,7 @@
 
 s64 dirty_hc_start(struct vm *vm);
 s64 dirty_hc_check(struct vm *vm, u64 list_gpa, u64 count, u64 result_gpa);
+s64 dirty_hc_harvest(struct vm *vm, u64 stats_gpa);
 
 static const char *const report_kind[] = { "PASS", "FAIL", "INFO" };
 
@@ -69,6 +70,8 @@ s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2)
 		return dirty_hc_start(vm);
 	case TERN_HC_DIRTY_CHECK:
 		return dirty_hc_check(vm, a0, a1, a2);
+	case TERN_HC_DIRTY_HARVEST:
+		return dirty_hc_harvest(vm, a0);
 	case TERN_HC_DIRTY_STOP:
 		dirty_log_stop(vm);
 		return 0;

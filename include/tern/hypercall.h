@@ -21,6 +21,7 @@ enum tern_hypercall {
 	TERN_HC_DIRTY_CHECK = 6, /* rdi = GPA of u64 page numbers written, rsi = count,
 				    rdx = GPA of struct tern_dirty_check: harvest and compare -> missed */
 	TERN_HC_DIRTY_STOP = 7,
+	TERN_HC_DIRTY_HARVEST = 8, /* rdi = GPA of struct tern_dirty_stats: harvest (discarding) -> pages */
 	TERN_HC_NR
 };
 
@@ -38,6 +39,14 @@ struct tern_dirty_check {
 	unsigned long long missed;  /* listed pages the log lacks: must be 0 */
 	unsigned long long extra;   /* logged pages not listed */
 	unsigned long long first_missed; /* page number of the first miss, or ~0 */
+};
+
+/* Written by TERN_HC_DIRTY_HARVEST, for benchmarks. */
+struct tern_dirty_stats {
+	unsigned long long pages;          /* harvested by this call */
+	unsigned long long exits;          /* exits spent on logging since it started */
+	unsigned long long harvest_cycles; /* TSC ticks this harvest took inside Tern */
+	unsigned long long start_cycles;   /* TSC ticks starting the log took */
 };
 
 #define TERN_HC_EINVAL (-22)
