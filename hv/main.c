@@ -24,7 +24,7 @@ const char *hv_boot_path = "?";
 static struct pmm pmm;
 static struct vm vm0;
 static struct hv_config config;
-static u64 acpi_rsdp;
+static u64 acpi_rsdp, efi_runtime;
 static char virt_why[160];
 
 static void config_warning(void *ctx, const char *msg)
@@ -75,6 +75,7 @@ void hv_main(struct boot_info *bi)
 	hv_printf("tern: command line: '%s'\n", bi->cmdline);
 	cmdline_parse(bi->cmdline, &config, config_warning, NULL);
 	acpi_rsdp = bi->acpi_rsdp;
+	efi_runtime = bi->efi_runtime;
 
 	if (pmm_init(&pmm, bi, phys_to_virt))
 		hv_panic("memory: no usable memory for the page allocator");
@@ -97,5 +98,5 @@ void hv_main(struct boot_info *bi)
 void hv_shutdown(void)
 {
 	hv_printf("tern: shutting down\n");
-	arch_power_off(acpi_rsdp);
+	arch_power_off(acpi_rsdp, efi_runtime);
 }

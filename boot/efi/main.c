@@ -268,6 +268,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	log_range("tern.elf loaded", img.load, img.size);
 
 	bi->acpi_rsdp = find_rsdp();
+	/* Runtime services stay callable in physical mode after ExitBootServices:
+	 * the core uses ResetSystem to power off where ACPI is missing. */
+	bi->efi_runtime = (u64)(UINTN)ST->RuntimeServices;
 	if (bi->acpi_rsdp) {
 		log_str(LOG_SERIAL, "tern-efi: ACPI RSDP at ");
 		log_hex(LOG_SERIAL, bi->acpi_rsdp);

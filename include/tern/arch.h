@@ -23,8 +23,11 @@ void arch_paging_init(const struct boot_info *bi, struct pmm *pmm);
 /* Calibrate the clock; arch_time_ns() is valid afterwards. */
 void arch_time_init(void);
 u64 arch_time_ns(void);
-/* Power the machine off (ACPI S5); returns only if that failed. */
-void arch_power_off(u64 acpi_rsdp);
+/*
+ * Power the machine off: ACPI S5, else UEFI ResetSystem (efi_runtime, the
+ * runtime services table, or 0). Returns only if both failed.
+ */
+void arch_power_off(u64 acpi_rsdp, u64 efi_runtime);
 
 __noreturn void arch_halt_forever(void);
 void arch_backtrace(void *frame_pointer);
