@@ -9,8 +9,8 @@
 s64 parse_size(const char *s)
 {
 	u64 v = 0;
-	if (!*s)
-		return -1;
+	if (*s < '0' || *s > '9')
+		return -1; /* empty, or a suffix without a number */
 	for (; *s >= '0' && *s <= '9'; s++) {
 		if (v > (u64)INT64_MAX / 10)
 			return -1;
@@ -47,7 +47,7 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 	if (!strcmp(word, "mem")) {
 		s64 sz = val ? parse_size(val) : -1;
 		if (sz < (s64)CMDLINE_MEM_MIN || sz > (s64)CMDLINE_MEM_MAX || sz % SZ_2M)
-			warnf(warn, ctx, n, "mem=%s: want a multiple of 2M between 4M and 4G; using the default", val ? val : "");
+			warnf(warn, ctx, n, "mem=%s: want a multiple of 2M between 4M and 4G; ignored", val ? val : "");
 		else
 			cfg->guest_mem = (u64)sz;
 	} else if (!strcmp(word, "guest")) {

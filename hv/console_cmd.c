@@ -118,6 +118,8 @@ enum con_feed_result con_line_feed(struct con_line *l, int c, const char **echo)
 		*echo = "\b \b";
 		return CON_FEED_ECHO;
 	}
+	if (c == '\t')
+		c = ' '; /* the parser separates words on tabs too */
 	if (c < 0x20 || c > 0x7e)
 		return CON_FEED_NONE; /* ignore control bytes and 8-bit noise */
 	if (l->len == CON_LINE_MAX) {

@@ -91,10 +91,10 @@ int guest_image_load(const u8 *img, u64 len, u8 *ram, u64 ram_size, u64 min_gpa,
 			*err = "ELF has no loadable segment";
 			return -1;
 		}
-	}
-	if (eh.entry < min_gpa || eh.entry >= ram_size) {
-		*err = "ELF entry point outside guest RAM";
-		return -1;
+		if (pass == 0 && (eh.entry < min_gpa || eh.entry >= ram_size)) {
+			*err = "ELF entry point outside guest RAM";
+			return -1;
+		}
 	}
 	*entry = eh.entry;
 	return 0;

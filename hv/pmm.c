@@ -111,11 +111,11 @@ int pmm_init(struct pmm *pmm, const struct boot_info *bi, void *(*map)(u64 pa))
 u64 pmm_alloc(struct pmm *pmm, u64 n, u64 align)
 {
 	u64 step = align / PAGE_SIZE;
-	if (!n || !step || (step & (step - 1)))
+	if (!n || !step || (step & (step - 1)) || n > pmm->nr_frames)
 		return 0;
 	for (int pass = 0; pass < 2; pass++) {
 		u64 start = pass ? 0 : ALIGN_UP(pmm->hint, step);
-		for (u64 f = start; f + n <= pmm->nr_frames; f += step) {
+		for (u64 f = start; f <= pmm->nr_frames - n; f += step) {
 			u64 k = 0;
 			while (k < n && !test_bit(pmm->bitmap, f + k))
 				k++;

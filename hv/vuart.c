@@ -50,9 +50,11 @@ static void vuart_tx(struct vuart *u, u8 c)
 	/* Keep the host console readable: show control bytes as '?'. */
 	if (c < 0x20 || c >= 0x7f)
 		c = (c == '\t') ? ' ' : '?';
-	u->line[u->line_len++] = (char)c;
+	/* A full line goes out before the next character, so a newline right
+	 * after exactly VUART_LINE_MAX characters does not add an empty line. */
 	if (u->line_len == VUART_LINE_MAX)
 		vuart_flush(u);
+	u->line[u->line_len++] = (char)c;
 }
 
 u8 vuart_read(struct vuart *u, unsigned offset)

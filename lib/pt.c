@@ -110,13 +110,20 @@ u64 *pt_lookup(struct pt *pt, u64 va, int *level_out)
 	return NULL;
 }
 
-static void visit(struct pt *pt, u64 *table, int level, u64 base, u64 start, u64 end,
+/* Sign-extend bit 47: the top-level slots 256-511 are the upper half. */
+static u64 canonical(u64 va)
+{
+	return (u64)((s64)(va << 16) >> 16);
+}
+
+/* [start, last] is inclusive so that a range ending at 2^64 does not wrap. */
+static void visit(struct pt *pt, u64 *table, int level, u64 base, u64 start, u64 last,
 		  void (*fn)(u64 *, u64, int, void *), void *ctx)
 {
 	u64 span = pt_level_size(level);
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
-		u64 va = base + i * span;
-		if (va + span <= start || va >= end)
+		u64 va = canonical(base + i * span);
+		if (va + (span - 1) < start || va > last)
 			continue;
 		u64 *e = &table[i];
 		if (!present(pt, *e))
@@ -124,7 +131,7 @@ static void visit(struct pt *pt, u64 *table, int level, u64 base, u64 start, u64
 		if (is_leaf(*e, level))
 			fn(e, va, level, ctx);
 		else
-			visit(pt, table_of(pt, *e), level - 1, va, start, end, fn, ctx);
+			visit(pt, table_of(pt, *e), level - 1, va, start, last, fn, ctx);
 	}
 }
 
@@ -132,5 +139,5 @@ void pt_for_each_leaf(struct pt *pt, u64 va, u64 size,
 		      void (*fn)(u64 *entry, u64 va, int level, void *ctx), void *ctx)
 {
 	if (size)
-		visit(pt, pt->map(pt->ctx, pt->root), PT_LEVELS, 0, va, va + size, fn, ctx);
+		visit(pt, pt->map(pt->ctx, pt->root), PT_LEVELS, 0, va, va + (size - 1), fn, ctx);
 }

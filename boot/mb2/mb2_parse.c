@@ -63,7 +63,8 @@ static int parse_mmap(const u8 *tag, u32 size, struct boot_info *bi, const char 
 		*err = "memory map entry size invalid";
 		return -1;
 	}
-	for (u32 off = 16; off + esize <= size; off += esize) {
+	/* 64-bit sums: a huge entry size must not wrap past the tag. */
+	for (u64 off = 16; off + esize <= size; off += esize) {
 		u64 base = rd64(tag + off), len = rd64(tag + off + 8);
 		if (len == 0)
 			continue;

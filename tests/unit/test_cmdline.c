@@ -5,6 +5,7 @@
  */
 #include "unit.h"
 #include <tern/cmdline.h>
+#include <tern/dirty.h>
 
 #define MiB (1LL << 20)
 #define GiB (1LL << 30)
@@ -79,7 +80,7 @@ TEST(parse_size_garbage)
 }
 
 /*
- * KNOWN BUG (reported): a suffix with no digits before it ("K", "M", "G")
+ * Regression (was a bug): a suffix with no digits before it ("K", "M", "G")
  * parses as 0 instead of being a syntax error.
  */
 TEST(parse_size_bare_suffix_is_garbage)
@@ -96,6 +97,7 @@ TEST(defaults_on_empty_line)
 	CHECK_EQ(cfg.guest_mem, CMDLINE_MEM_DEFAULT);
 	CHECK_STR_EQ(cfg.guest, "");
 	CHECK(!cfg.no_guest);
+	CHECK_EQ(cfg.dirty_mode, DIRTY_AUTO);
 	CHECK_EQ(parse("   \t  "), 0);
 	CHECK_EQ(cfg.guest_mem, 64 * MiB);
 	CHECK_EQ(nwarn, 0);
@@ -191,6 +193,26 @@ TEST(noguest)
 	CHECK(cfg.no_guest);
 	CHECK_EQ(parse("noguest=1"), 1);
 	CHECK(!cfg.no_guest);
+}
+
+TEST(dirty_modes)
+{
+	CHECK_EQ(parse("dirty=wp"), 0);
+	CHECK_EQ(cfg.dirty_mode, DIRTY_WP);
+	CHECK_EQ(parse("dirty=pml"), 0);
+	CHECK_EQ(cfg.dirty_mode, DIRTY_PML);
+	CHECK_EQ(parse("dirty=pml dirty=auto"), 0);
+	CHECK_EQ(cfg.dirty_mode, DIRTY_AUTO);
+}
+
+TEST(bad_dirty_mode_warns_and_keeps_default)
+{
+	static const char *bad[] = { "dirty", "dirty=", "dirty=PML", "dirty=pmlx", "dirty=wp=1" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		CHECK_EQ(parse(bad[i]), 1);
+		CHECK_EQ(cfg.dirty_mode, DIRTY_AUTO);
+		CHECK(strstr(warnings[0], "dirty="));
+	}
 }
 
 TEST(unknown_options_warn_but_parse_continues)

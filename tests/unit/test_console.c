@@ -47,9 +47,14 @@ TEST(table_has_every_id_once)
 TEST(every_command_parses_by_its_name)
 {
 	for (int i = 0; i < CON_NR_CMDS; i++) {
-		CHECK_EQ(parse(con_commands[i].name), 1);
-		CHECK(parsed.cmd == &con_commands[i]);
-		CHECK_EQ(parsed.argc, 0);
+		const struct con_cmd_desc *c = &con_commands[i];
+		char text[128];
+		int n = snprintf(text, sizeof(text), "%s", c->name);
+		for (int a = 0; a < c->min_args; a++)
+			n += snprintf(text + n, sizeof(text) - (size_t)n, " x");
+		CHECK_EQ(parse(text), 1);
+		CHECK(parsed.cmd == c);
+		CHECK_EQ(parsed.argc, c->min_args);
 	}
 }
 
@@ -62,6 +67,9 @@ TEST(qemu_style_names)
 		{ "info registers", CON_INFO_REGISTERS },
 		{ "info exits", CON_INFO_EXITS },
 		{ "info version", CON_INFO_VERSION },
+		{ "info dirty", CON_INFO_DIRTY },
+		{ "calc_dirty_rate 5", CON_CALC_DIRTY_RATE },
+		{ "dirty_log_mode pml", CON_DIRTY_LOG_MODE },
 		{ "stop", CON_STOP },
 		{ "cont", CON_CONT },
 		{ "system_reset", CON_SYSTEM_RESET },
@@ -123,6 +131,7 @@ TEST(info_alone_lists_subcommands)
 	CHECK(strstr(err, "info status"));
 	CHECK(strstr(err, "info registers"));
 	CHECK(strstr(err, "info version"));
+	CHECK(strstr(err, "info dirty"));
 }
 
 TEST(info_unknown_subcommand_lists_subcommands)
@@ -166,6 +175,34 @@ TEST(argument_count_within_bounds_accepted)
 			}
 		}
 	}
+}
+
+TEST(one_argument_commands)
+{
+	CHECK_EQ(parse("calc_dirty_rate 10"), 1);
+	CHECK_EQ(parsed.cmd->id, CON_CALC_DIRTY_RATE);
+	CHECK_EQ(parsed.argc, 1);
+	CHECK_STR_EQ(parsed.argv[0], "10");
+	CHECK_EQ(parse("\tdirty_log_mode\t wp "), 1);
+	CHECK_EQ(parsed.cmd->id, CON_DIRTY_LOG_MODE);
+	CHECK_STR_EQ(parsed.argv[0], "wp");
+}
+
+TEST(missing_or_extra_argument_gives_usage)
+{
+	CHECK_EQ(parse("calc_dirty_rate"), -1);
+	CHECK(strstr(err, "usage: calc_dirty_rate SECONDS"));
+	CHECK_EQ(parse("calc_dirty_rate 1 2"), -1);
+	CHECK(strstr(err, "usage: calc_dirty_rate SECONDS"));
+	CHECK_EQ(parse("dirty_log_mode"), -1);
+	CHECK(strstr(err, "usage: dirty_log_mode auto|pml|wp"));
+}
+
+TEST(arguments_split_in_place)
+{
+	CHECK_EQ(parse("calc_dirty_rate    42   "), 1);
+	CHECK(parsed.argv[0] >= line && parsed.argv[0] < line + sizeof(line));
+	CHECK_STR_EQ(parsed.argv[0], "42");
 }
 
 TEST(ten_words_reach_the_argument_check)
@@ -298,7 +335,7 @@ TEST(control_and_8bit_bytes_ignored)
 {
 	con_line_init(&ed);
 	feed_str("ab");
-	static const int noise[] = { 0x00, 0x01, 0x03, 0x07, 0x09, 0x0b, 0x0c, 0x1b,
+	static const int noise[] = { 0x00, 0x01, 0x03, 0x07, 0x0b, 0x0c, 0x1b,
 				     0x1f, 0x80, 0x9b, 0xc3, 0xff };
 	for (size_t i = 0; i < ARRAY_SIZE(noise); i++) {
 		const char *echo = NULL;
@@ -307,6 +344,21 @@ TEST(control_and_8bit_bytes_ignored)
 	}
 	CHECK_EQ(feed_str("c\n"), CON_FEED_LINE);
 	CHECK_STR_EQ(ed.buf, "abc");
+}
+
+TEST(tab_is_typed_as_a_space_and_separates_words)
+{
+	struct con_parsed p;
+	char msg[160];
+	const char *echo = NULL;
+	con_line_init(&ed);
+	feed_str("info");
+	CHECK_EQ(con_line_feed(&ed, '\t', &echo), CON_FEED_ECHO);
+	CHECK_STR_EQ(echo, " ");
+	CHECK_EQ(feed_str("vm\r"), CON_FEED_LINE);
+	CHECK_STR_EQ(ed.buf, "info vm");
+	CHECK_EQ(con_parse(ed.buf, &p, msg, sizeof(msg)), 1);
+	CHECK_EQ(p.cmd->id, CON_INFO_VM);
 }
 
 TEST(noise_between_cr_and_lf_breaks_the_pair)

@@ -424,7 +424,7 @@ TEST(bad_mmap_entry_size_rejected)
 
 /*
  * An entry size far larger than the tag holds no entry: either reject it or
- * record nothing. KNOWN BUG (reported): mb2_parse.c parse_mmap computes
+ * record nothing. Regression (was a bug): mb2_parse.c parse_mmap computed
  * "off + esize <= size" in u32, which wraps for esize 0xfffffff8, so it
  * records entries read at the wrong offsets.
  */
@@ -567,7 +567,7 @@ TEST(byte_flips_never_overread)
 }
 
 /*
- * KNOWN BUG (reported; keep this test last, since an ASan report ends the
+ * Regression (was an overread; an ASan report would end the
  * program): the same u32 wrap as above with an empty mmap tag right before
  * the end tag makes parse_mmap read an entry at tag + 16, past the end of a
  * 32-byte structure.

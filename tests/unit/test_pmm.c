@@ -450,7 +450,7 @@ TEST(double_free_does_not_inflate_count)
 }
 
 /*
- * KNOWN BUG (reported to the lead; keep this test last in the file, since an
+ * Regression (was an overread; kept last in the file, since an
  * ASan report ends the program): pmm_alloc() checks "f + n <= nr_frames",
  * which wraps for a huge n once the hint is past frame 0, and then scans
  * bits past the end of the bitmap. The contract says 0 if no such run.

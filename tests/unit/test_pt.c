@@ -479,3 +479,149 @@ TEST(split_directly)
 	CHECK_EQ(t[0], 0x80000000 | PT_LARGE | X86_NX | 3);
 	CHECK_EQ(t[511], (0x80000000 + 511 * SZ_2M) | PT_LARGE | X86_NX | 3);
 }
+
+/* ---- pt_for_each_leaf ---- */
+
+struct visit_log {
+	int n;
+	u64 va[1100];
+	int level[1100];
+	u64 *entry[1100];
+};
+
+static void record_leaf(u64 *entry, u64 va, int level, void *ctx)
+{
+	struct visit_log *log = ctx;
+	if (log->n < 1100) {
+		log->va[log->n] = va;
+		log->level[log->n] = level;
+		log->entry[log->n] = entry;
+	}
+	log->n++;
+}
+
+static struct visit_log vlog;
+
+static void visit_range(struct pt *pt, u64 va, u64 size)
+{
+	memset(&vlog, 0, sizeof(vlog));
+	pt_for_each_leaf(pt, va, size, record_leaf, &vlog);
+}
+
+static void map_mixed(struct pt *pt)
+{
+	u64 fl = EPT_RWX | EPT_WB;
+	CHECK_EQ(pt_map(pt, 0x1000, 0x1000, 0x1000, fl, 3), 0);
+	CHECK_EQ(pt_map(pt, 0x200000, 0x200000, SZ_2M, fl, 3), 0);
+	CHECK_EQ(pt_map(pt, SZ_1G, SZ_1G, SZ_1G, fl, 3), 0);
+	CHECK_EQ(pt_map(pt, 0x8000000000ULL, 0x3000, 0x1000, fl, 3), 0); /* PML4 slot 1 */
+}
+
+TEST(for_each_leaf_visits_in_address_order)
+{
+	struct pt pt = ept_pt();
+	map_mixed(&pt);
+	visit_range(&pt, 0, 1ULL << 40);
+	CHECK_EQ(vlog.n, 4);
+	CHECK_EQ(vlog.va[0], 0x1000);
+	CHECK_EQ(vlog.level[0], 1);
+	CHECK_EQ(vlog.va[1], 0x200000);
+	CHECK_EQ(vlog.level[1], 2);
+	CHECK_EQ(vlog.va[2], SZ_1G);
+	CHECK_EQ(vlog.level[2], 3);
+	CHECK_EQ(vlog.va[3], 0x8000000000ULL);
+	CHECK_EQ(vlog.level[3], 1);
+	for (int i = 0; i < 4; i++)
+		CHECK(vlog.entry[i] == pt_lookup(&pt, vlog.va[i], NULL));
+}
+
+TEST(for_each_leaf_reports_partly_covered_leaves_by_base)
+{
+	struct pt pt = ept_pt();
+	map_mixed(&pt);
+	visit_range(&pt, 0x300000, 0x1000);
+	CHECK_EQ(vlog.n, 1);
+	CHECK_EQ(vlog.va[0], 0x200000);
+	CHECK_EQ(vlog.level[0], 2);
+	visit_range(&pt, 0x1fff000, SZ_1G); /* [0x1fff000, 0x41fff000): the 1G leaf */
+	CHECK_EQ(vlog.n, 1);
+	CHECK_EQ(vlog.va[0], SZ_1G);
+}
+
+TEST(for_each_leaf_range_ends_are_exclusive)
+{
+	struct pt pt = ept_pt();
+	map_mixed(&pt);
+	visit_range(&pt, 0x2000, 0x200000 - 0x2000); /* [0x2000, 0x200000) */
+	CHECK_EQ(vlog.n, 0);
+	visit_range(&pt, 0x1000, 0x1000);
+	CHECK_EQ(vlog.n, 1);
+	CHECK_EQ(vlog.va[0], 0x1000);
+	visit_range(&pt, 0, 0x1000);
+	CHECK_EQ(vlog.n, 0);
+}
+
+TEST(for_each_leaf_size_zero_visits_nothing)
+{
+	struct pt pt = ept_pt();
+	map_mixed(&pt);
+	visit_range(&pt, 0x1000, 0);
+	CHECK_EQ(vlog.n, 0);
+}
+
+TEST(for_each_leaf_empty_tree)
+{
+	struct pt pt = host_pt();
+	visit_range(&pt, 0, 1ULL << 47);
+	CHECK_EQ(vlog.n, 0);
+}
+
+TEST(for_each_leaf_after_split_sees_every_4k)
+{
+	struct pt pt = ept_pt();
+	u64 fl = EPT_RWX | EPT_WB;
+	CHECK_EQ(pt_map(&pt, 0, 0, SZ_2M, fl, 3), 0);
+	CHECK_EQ(pt_map(&pt, 0x5000, 0x5000, 0x1000, fl, 3), 0);
+	visit_range(&pt, 0, SZ_2M);
+	CHECK_EQ(vlog.n, 512);
+	for (int i = 0; i < 512; i++) {
+		CHECK_EQ(vlog.va[i], (u64)i * 0x1000);
+		CHECK_EQ(vlog.level[i], 1);
+	}
+}
+
+static void clear_write(u64 *entry, u64 va, int level, void *ctx)
+{
+	(void)va;
+	(void)level;
+	(void)ctx;
+	*entry &= ~0x2ULL; /* EPT write permission */
+}
+
+TEST(for_each_leaf_callback_may_change_flags)
+{
+	struct pt pt = ept_pt();
+	map_mixed(&pt);
+	pt_for_each_leaf(&pt, 0, 2 * SZ_1G, clear_write, NULL);
+	CHECK_EQ(*pt_lookup(&pt, 0x1000, NULL), 0x1000 | 0x5 | EPT_WB);
+	CHECK_EQ(*pt_lookup(&pt, 0x200000, NULL), 0x200000 | PT_LARGE | 0x5 | EPT_WB);
+	CHECK_EQ(*pt_lookup(&pt, SZ_1G, NULL), SZ_1G | PT_LARGE | 0x5 | EPT_WB);
+	/* Outside the range: untouched. */
+	CHECK_EQ(*pt_lookup(&pt, 0x8000000000ULL, NULL), 0x3000 | EPT_RWX | EPT_WB);
+}
+
+/*
+ * Regression (was a bug): pt_for_each_leaf() rebuilds addresses from table
+ * indices without sign extension (PML4 slot 511 becomes 0xff8000000000), so
+ * a canonical high-half range such as the hypervisor's own mapping at
+ * 0xffffffff80000000 matches no leaf; tern/pt.h promises it for host paging
+ * as well as EPT.
+ */
+TEST(for_each_leaf_high_half)
+{
+	struct pt pt = host_pt();
+	CHECK_EQ(pt_map(&pt, 0xffffffff80100000ULL, 0x100000, 0x1000, 3, 3), 0);
+	visit_range(&pt, 0xffffffff80000000ULL, SZ_2M);
+	CHECK_EQ(vlog.n, 1);
+	CHECK_EQ(vlog.va[0], 0xffffffff80100000ULL);
+}

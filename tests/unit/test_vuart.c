@@ -122,7 +122,7 @@ TEST(line_one_below_max_is_one_line)
 }
 
 /*
- * KNOWN BUG (reported): a line of exactly VUART_LINE_MAX characters and its
+ * Regression (was a bug): a line of exactly VUART_LINE_MAX characters and its
  * newline reach the sink as two lines, the second one empty: the split at
  * VUART_LINE_MAX empties the buffer, and the '\n' that follows then counts
  * as an empty line.
