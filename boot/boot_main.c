@@ -12,6 +12,7 @@
 #include <tern/log.h>
 #include <tern/panic.h>
 #include <tern/hv.h>
+#include <tern/arch.h>
 #include <string.h>
 
 extern char image_size[]; /* linker.ld */
@@ -33,11 +34,12 @@ static void keep_rsdp(struct boot_info *bi)
 
 void boot_main(u64 arg, u64 load_phys, u32 source)
 {
+	u64 entry_cycles = arch_cycles(); /* firmware and loader cost, for make bench */
 	const char *err = NULL;
 
 	kernel_load_delta = load_phys - TERN_LINK_PHYS;
 	serial_init();
-	hv_puts("\r\ntern: hypervisor starting\n");
+	hv_printf("\r\ntern: hypervisor starting at cycle %lu\n", entry_cycles);
 
 	if (source == BOOT_SRC_MULTIBOOT2) {
 		if (mb2_parse(phys_to_virt(arg), arg, &boot_info, &err))

@@ -80,8 +80,8 @@ int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struc
 	if (vm_load(vm))
 		return -1;
 	the_vm = vm;
-	hv_printf("vm0: started: %lu MiB RAM at host %#lx, entry %#lx\n", ram_size >> 20,
-		  vm->ram_hpa, vm->entry);
+	hv_printf("vm0: started at cycle %lu: %lu MiB RAM at host %#lx, entry %#lx\n", arch_cycles(),
+		  ram_size >> 20, vm->ram_hpa, vm->entry);
 	return 0;
 }
 

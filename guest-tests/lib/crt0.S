@@ -12,6 +12,10 @@
 	.globl _start
 	.type _start, @function
 _start:
+	rdtsc					/* before anything else: for boot_cost */
+	shl	$32, %rdx
+	or	%rax, %rdx
+	mov	%rdx, %r13			/* stored once .bss is clear */
 	cli
 	cld
 	mov	%rdi, %r12			/* callee-saved: survives the calls */
@@ -23,6 +27,7 @@ _start:
 	sub	%rdi, %rcx
 	xor	%eax, %eax
 	rep stosb				/* zeroes the stack too: nothing on it yet */
+	mov	%r13, guest_start_tsc(%rip)
 
 	call	idt_install
 	mov	%r12, %rdi
@@ -36,6 +41,10 @@ _start:
 	.size _start, . - _start
 
 	.section .bss
+	.balign 8
+	.globl guest_start_tsc
+guest_start_tsc:
+	.skip	8
 	.balign 16
 stack_bottom:
 	.skip	STACK_SIZE

@@ -17,6 +17,8 @@ extern char __image_start[], __image_end[];
 
 /* Every test and the demo define this; the result is the exit code. */
 int guest_main(u64 ram_size);
+/* TSC at the guest's very first instruction (instructions since reset on Bochs). */
+extern u64 guest_start_tsc;
 
 /* ---- port I/O and CPU helpers ---- */
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
