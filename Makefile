@@ -24,12 +24,13 @@ HV_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -mno-red-zone \
         -mcmodel=kernel -fno-stack-protector -fno-omit-frame-pointer \
         -mgeneral-regs-only -fno-builtin-printf $(WARN) \
         -nostdinc -isystem $(NEWLIB)/include -isystem $(shell $(CC) -print-file-name=include) \
-        -Iinclude -Iarch/x86_64 -D_LIBC_LIMITS_H_ -MMD -MP
+        -Iinclude -Iarch/x86_64 -D_LIBC_LIMITS_H_ -MMD -MP \
+        -Inet/include -I$(BUILD)/lwip/src/include -I$(BUILD)/mbedtls/include -Inet/mbedtls
 HV_ASFLAGS := -D__ASSEMBLER__ -Iinclude -Iarch/x86_64 -MMD -MP
 HV_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
 
 HV_SRCS := $(wildcard boot/*.c boot/mb2/*.S boot/mb2/*.c arch/x86_64/*.S arch/x86_64/*.c \
-                      hv/*.c drivers/*.c lib/*.c)
+                      hv/*.c drivers/*.c lib/*.c net/*.c)
 HV_OBJS := $(patsubst %,$(BUILD)/hv/%.o,$(HV_SRCS))
 LIBGCC  := $(shell $(CC) -print-libgcc-file-name)
 
@@ -49,15 +50,27 @@ newlib: $(NEWLIB)/lib/libc.a
 $(NEWLIB)/lib/libc.a: scripts/build-newlib.sh | $(DEPS_STAMP)
 	bash scripts/build-newlib.sh $(BUILD)/newlib
 
-$(BUILD)/hv/%.c.o: %.c | $(NEWLIB)/lib/libc.a
+# ---- third-party libraries, built from Debian's source packages (never vendored) ----
+LWIP_LIB    := $(BUILD)/lwip/liblwip.a
+MBEDTLS_LIB := $(BUILD)/mbedtls/libmbedcrypto-tern.a
+$(LWIP_LIB): scripts/build-lwip.sh $(wildcard net/include/*.h net/include/arch/*.h) | $(NEWLIB)/lib/libc.a
+	bash scripts/build-lwip.sh $(BUILD)/lwip "$(HV_CFLAGS)"
+$(MBEDTLS_LIB): scripts/build-mbedtls.sh $(wildcard net/mbedtls/*.h) | $(NEWLIB)/lib/libc.a
+	bash scripts/build-mbedtls.sh $(BUILD)/mbedtls "$(HV_CFLAGS)"
+# Each library joins the build once its build script is in the tree.
+THIRD_PARTY := $(if $(wildcard scripts/build-lwip.sh),$(LWIP_LIB)) \
+               $(if $(wildcard scripts/build-mbedtls.sh),$(MBEDTLS_LIB))
+
+$(BUILD)/hv/%.c.o: %.c | $(NEWLIB)/lib/libc.a $(THIRD_PARTY)
 	@mkdir -p $(dir $@)
 	$(CC) $(HV_CFLAGS) -c $< -o $@
 $(BUILD)/hv/%.S.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(HV_ASFLAGS) -c $< -o $@
 
-$(BUILD)/tern.elf: $(HV_OBJS) linker.ld $(NEWLIB)/lib/libc.a
-	$(LD) $(HV_LDFLAGS) -o $@ $(HV_OBJS) $(NEWLIB)/lib/libc.a $(LIBGCC)
+$(BUILD)/tern.elf: $(HV_OBJS) linker.ld $(NEWLIB)/lib/libc.a $(THIRD_PARTY)
+	$(LD) $(HV_LDFLAGS) -o $@ $(HV_OBJS) --start-group $(filter %.a,$(THIRD_PARTY)) \
+	    $(NEWLIB)/lib/libc.a $(LIBGCC) --end-group
 	grub-file --is-x86-multiboot2 $@
 
 # ---- UEFI loader: a gnu-efi application that carries tern.elf inside ----
@@ -110,6 +123,14 @@ $(BUILD)/esp.img: $(BUILD)/tern.efi $(BUILD)/guests/demo.elf scripts/mkesp.sh
 
 run: all
 	$(PYTHON) tests/harness/run_demo.py --build $(BUILD)
+
+# ---- ternctl: the operator's client for the network console (host program) ----
+$(BUILD)/ternctl: $(wildcard tools/ternctl/*.c tools/ternctl/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -std=gnu11 -O2 -g $(WARN) -o $@ $(filter %.c,$^) -lmbedtls -lmbedx509 -lmbedcrypto
+ifneq ($(wildcard tools/ternctl/*.c),)
+all: $(BUILD)/ternctl
+endif
 
 # ---- host unit tests (ASan + UBSan) ----
 UNIT_CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
