@@ -28,6 +28,58 @@ s64 parse_size(const char *s)
 	return (s64)(v << shift);
 }
 
+int parse_ipv4(const char *s, u32 *out)
+{
+	u32 addr = 0;
+	for (int part = 0; part < 4; part++) {
+		u32 v = 0;
+		int digits = 0;
+		for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
+			v = v * 10 + (u32)(*s - '0');
+		if (!digits || v > 255 || *s != (part == 3 ? '\0' : '.'))
+			return -1;
+		if (part < 3)
+			s++;
+		addr = addr << 8 | v;
+	}
+	*out = addr;
+	return 0;
+}
+
+static int parse_ip_prefix(char *val, u32 *addr, u8 *prefix)
+{
+	char *slash = strchr(val, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	s64 p = parse_size(slash + 1);
+	if (p < 1 || p > 32 || parse_ipv4(val, addr) || !*addr)
+		return -1;
+	*prefix = (u8)p;
+	return 0;
+}
+
+static int parse_hex(const char *s, u8 *out, u32 max, u32 *len)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n % 2 || n / 2 > max)
+		return -1;
+	for (size_t i = 0; i < n; i += 2) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = s[i + k];
+			int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 :
+				(c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+			if (d < 0)
+				return -1;
+			v = v * 16 + d;
+		}
+		out[i / 2] = (u8)v;
+	}
+	*len = (u32)(n / 2);
+	return 0;
+}
+
 static void warnf(void (*warn)(void *, const char *), void *ctx, int *n,
 		  const char *fmt, const char *arg)
 {
@@ -65,6 +117,32 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 			cfg->dirty_mode = 2;
 		else
 			warnf(warn, ctx, n, "dirty=%s: want auto, pml or wp", val ? val : "");
+	} else if (!strcmp(word, "ip")) {
+		if (val && !strcmp(val, "dhcp"))
+			cfg->net_dhcp = true;
+		else if (!val || parse_ip_prefix(val, &cfg->ip_addr, &cfg->ip_prefix))
+			warnf(warn, ctx, n, "ip=%s: want dhcp or A.B.C.D/PREFIX", val ? val : "");
+	} else if (!strcmp(word, "gw")) {
+		if (!val || parse_ipv4(val, &cfg->gw_addr))
+			warnf(warn, ctx, n, "gw=%s: want A.B.C.D", val ? val : "");
+	} else if (!strcmp(word, "netcon_port")) {
+		s64 port = val ? parse_size(val) : -1;
+		if (port < 1 || port > 65535)
+			warnf(warn, ctx, n, "netcon_port=%s: want 1..65535", val ? val : "");
+		else
+			cfg->netcon_port = (u16)port;
+	} else if (!strcmp(word, "netcon_psk")) {
+		if (!val || parse_hex(val, cfg->netcon_psk, sizeof(cfg->netcon_psk), &cfg->netcon_psk_len)) {
+			cfg->netcon_psk_len = 0;
+			warnf(warn, ctx, n, "netcon_psk: want 2 to 128 hex digits; the network console stays closed%s", "");
+		}
+	} else if (!strcmp(word, "netcon_psk_id")) {
+		if (!val || !*val || strlen(val) >= sizeof(cfg->netcon_psk_id))
+			warnf(warn, ctx, n, "netcon_psk_id=%s: bad identity", val ? val : "");
+		else
+			strcpy(cfg->netcon_psk_id, val);
+	} else if (!strcmp(word, "netcon_plain") && !val) {
+		cfg->netcon_plain = true;
 	} else if (!strcmp(word, "noguest") && !val) {
 		cfg->no_guest = true;
 	} else {
@@ -75,10 +153,12 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 int cmdline_parse(const char *cmdline, struct hv_config *cfg,
 		  void (*warn)(void *ctx, const char *msg), void *ctx)
 {
-	char word[128];
+	char word[256]; /* netcon_psk= takes 128 hex digits */
 	int n = 0;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->guest_mem = CMDLINE_MEM_DEFAULT;
+	cfg->netcon_port = CMDLINE_NETCON_PORT;
+	strcpy(cfg->netcon_psk_id, "tern");
 	while (*cmdline) {
 		while (*cmdline == ' ' || *cmdline == '\t')
 			cmdline++;

@@ -10,13 +10,27 @@
 #define CMDLINE_MEM_MIN (4ULL << 20)
 #define CMDLINE_MEM_MAX (4ULL << 30) /* the guest start map covers 4 GiB */
 #define CMDLINE_MEM_DEFAULT (64ULL << 20)
+#define CMDLINE_NETCON_PORT 4444
 
 struct hv_config {
 	u64 guest_mem;    /* bytes, multiple of 2 MiB */
 	char guest[64];   /* the guest module's name (informational) */
 	bool no_guest;    /* "noguest": boot with the console only */
 	int dirty_mode;   /* "dirty=auto|pml|wp": enum dirty_mode, 0 = auto */
+	/* Network (docs/network.md). Addresses in host byte order. */
+	bool net_dhcp;    /* "ip=dhcp" */
+	u32 ip_addr;      /* "ip=A.B.C.D/PREFIX", 0 = no static address */
+	u8 ip_prefix;
+	u32 gw_addr;      /* "gw=A.B.C.D" */
+	u16 netcon_port;  /* "netcon_port=N", default 4444 */
+	u8 netcon_psk[64];       /* "netcon_psk=HEX" (2..128 hex digits) */
+	u32 netcon_psk_len;      /* 0 = no key: the TLS console stays closed */
+	char netcon_psk_id[64];  /* "netcon_psk_id=NAME", default "tern" */
+	bool netcon_plain;       /* "netcon_plain": unencrypted console, tests only */
 };
+
+/* "A.B.C.D" -> host-order address; -1 on syntax error. */
+int parse_ipv4(const char *s, u32 *out);
 
 /*
  * Parse cmdline into cfg (defaults first). Unknown keys and bad values are

@@ -291,3 +291,83 @@ TEST(many_warnings_all_counted)
 	CHECK_EQ(parse(line), 100);
 	CHECK_EQ(nwarn, 100);
 }
+
+/* ---- network options (docs/network.md) ---- */
+
+TEST(network_defaults)
+{
+	struct hv_config c;
+	CHECK_EQ(cmdline_parse("", &c, NULL, NULL), 0);
+	CHECK_EQ(c.netcon_port, 4444);
+	CHECK_STR_EQ(c.netcon_psk_id, "tern");
+	CHECK_EQ(c.netcon_psk_len, 0);
+	CHECK_EQ(c.ip_addr, 0);
+	CHECK(!c.net_dhcp && !c.netcon_plain);
+}
+
+TEST(static_ip_gateway_and_console)
+{
+	struct hv_config c;
+	CHECK_EQ(cmdline_parse("ip=10.0.3.15/24 gw=10.0.3.1 netcon_port=5555 netcon_psk=00ff10Ab "
+			       "netcon_psk_id=ops netcon_plain", &c, NULL, NULL), 0);
+	CHECK_EQ(c.ip_addr, 0x0a00030f);
+	CHECK_EQ(c.ip_prefix, 24);
+	CHECK_EQ(c.gw_addr, 0x0a000301);
+	CHECK_EQ(c.netcon_port, 5555);
+	CHECK_EQ(c.netcon_psk_len, 4);
+	CHECK_EQ(c.netcon_psk[0], 0x00);
+	CHECK_EQ(c.netcon_psk[1], 0xff);
+	CHECK_EQ(c.netcon_psk[2], 0x10);
+	CHECK_EQ(c.netcon_psk[3], 0xab);
+	CHECK_STR_EQ(c.netcon_psk_id, "ops");
+	CHECK(c.netcon_plain);
+}
+
+TEST(dhcp)
+{
+	struct hv_config c;
+	CHECK_EQ(cmdline_parse("ip=dhcp", &c, NULL, NULL), 0);
+	CHECK(c.net_dhcp);
+}
+
+TEST(bad_network_values_warn_and_keep_defaults)
+{
+	struct hv_config c;
+	const char *bad[] = { "ip=10.0.3.15", "ip=10.0.3.15/33", "ip=10.0.3/24", "ip=256.1.1.1/8",
+			      "ip=0.0.0.0/8", "ip=1.2.3.4.5/8", "gw=1.2.3", "gw=", "netcon_port=0",
+			      "netcon_port=65536", "netcon_psk=abc", "netcon_psk=zz", "netcon_psk=",
+			      "netcon_psk_id=", "ip" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char line[64];
+		strcpy(line, bad[i]);
+		CHECK_EQ(cmdline_parse(line, &c, NULL, NULL), 1);
+		CHECK_EQ(c.ip_addr, 0);
+		CHECK_EQ(c.gw_addr, 0);
+		CHECK_EQ(c.netcon_port, 4444);
+		CHECK_EQ(c.netcon_psk_len, 0);
+	}
+}
+
+TEST(psk_of_64_bytes_accepted_65_refused)
+{
+	struct hv_config c;
+	char line[200] = "netcon_psk=";
+	for (int i = 0; i < 128; i++)
+		strcat(line, "a");
+	CHECK_EQ(cmdline_parse(line, &c, NULL, NULL), 0);
+	CHECK_EQ(c.netcon_psk_len, 64);
+	strcat(line, "aa");
+	CHECK_EQ(cmdline_parse(line, &c, NULL, NULL), 1);
+	CHECK_EQ(c.netcon_psk_len, 0);
+}
+
+TEST(parse_ipv4_edges)
+{
+	u32 a;
+	CHECK_EQ(parse_ipv4("255.255.255.255", &a), 0);
+	CHECK_EQ(a, 0xffffffffu);
+	CHECK_EQ(parse_ipv4("1.2.3.4 ", &a), -1);
+	CHECK_EQ(parse_ipv4("01234.1.1.1", &a), -1);
+	CHECK_EQ(parse_ipv4("", &a), -1);
+	CHECK_EQ(parse_ipv4("1..2.3", &a), -1);
+}
