@@ -269,15 +269,15 @@ TEST(very_long_guest_value_warns)
 	CHECK(cfg.no_guest);
 }
 
-TEST(word_of_127_and_128_chars)
+TEST(word_of_255_and_256_chars)
 {
-	static char line[200];
+	static char line[300];
 	memset(line, 0, sizeof(line));
 	strcpy(line, "guest=");
-	memset(line + 6, 'a', 121); /* 127 chars in all: fits the word buffer */
+	memset(line + 6, 'a', 249); /* 255 chars in all: fits the word buffer */
 	CHECK_EQ(parse(line), 1);   /* but the name is too long */
 	CHECK(strstr(warnings[0], "guest="));
-	line[127] = 'a';            /* 128 chars */
+	line[255] = 'a';            /* 256 chars */
 	CHECK_EQ(parse(line), 1);
 	CHECK(strstr(warnings[0], "too long"));
 }
