@@ -62,9 +62,13 @@ set timeout=3
 set default=0
 
 # A test disk may carry /tern-test.cfg: it defines its own menu entries,
-# placed before ours, and may set default and timeout.
+# placed before ours, and may set default and timeout. Loading fat first
+# saves search from auto-loading every file system module off the CD to
+# probe the test disk: about 1.7 s of emulated time under Bochs.
 set isodev=$root
 export isodev
+insmod part_msdos
+insmod fat
 if search --no-floppy --file --set=cfgdev /tern-test.cfg; then
 	source ($cfgdev)/tern-test.cfg
 fi

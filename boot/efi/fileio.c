@@ -32,7 +32,7 @@ EFI_STATUS open_volume(EFI_HANDLE device, EFI_FILE_HANDLE *root)
 	st = uefi_call_wrapper(BS->HandleProtocol, 3, device, &FileSystemProtocol,
 			       (void **)&fs);
 	if (EFI_ERROR(st))
-		return fail("boot device has no file system protocol", st);
+		return st; /* e.g. chainloaded by GRUB from an ISO: the caller says so */
 	st = uefi_call_wrapper(fs->OpenVolume, 2, fs, root);
 	if (EFI_ERROR(st))
 		return fail("cannot open the boot volume", st);

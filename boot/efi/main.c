@@ -100,7 +100,7 @@ static EFI_STATUS load_guest(EFI_FILE_HANDLE root, struct boot_info *bi)
 	u64 addr = 0, len = 0;
 	EFI_STATUS st = EFI_NOT_FOUND;
 
-	if (cmdline_guest(bi->cmdline, name, sizeof(name))) {
+	if (root && cmdline_guest(bi->cmdline, name, sizeof(name))) {
 		st = read_file(root, name, &addr, &len);
 		if (st == EFI_NOT_FOUND) {
 			log_str(LOG_SERIAL, "tern-efi: guest file /");
@@ -246,13 +246,18 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	bi->source = BOOT_SRC_UEFI;
 	add_reserved(bi, bi_addr, sizeof(*bi));
 
-	st = open_volume(li->DeviceHandle, &root);
-	if (EFI_ERROR(st))
-		return st;
-	st = read_cmdline(root, bi);
+	/* Without a file system on the boot device (GRUB chainloading us from an
+	 * ISO, say) there is no tern.cfg: boot with an empty command line and the
+	 * embedded demo guest rather than give up. */
+	if (EFI_ERROR(open_volume(li->DeviceHandle, &root))) {
+		log_str(LOG_SERIAL, "tern-efi: no file system on the boot device: no tern.cfg\n");
+		root = NULL;
+	}
+	st = root ? read_cmdline(root, bi) : EFI_SUCCESS;
 	if (!EFI_ERROR(st))
 		st = load_guest(root, bi);
-	uefi_call_wrapper(root->Close, 1, root);
+	if (root)
+		uefi_call_wrapper(root->Close, 1, root);
 	if (EFI_ERROR(st))
 		return st;
 	log_str(LOG_SERIAL, "tern-efi: cmdline \"");

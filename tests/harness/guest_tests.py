@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import ROOT, Machine, MachineError, grub_test_cfg, kill_all  # noqa: E402
 
@@ -39,7 +40,9 @@ RUN_TIMEOUT = 300        # Tern's first line to the guest's outcome
 CONSOLE_TIMEOUT = 60     # one console command
 SHUTDOWN_GRACE = 60      # `shutdown` to the emulator's exit
 
-TERN_FIRST_LINE = r"^tern: "
+# Tern's first line, or a firmware/boot loader that gave up: OVMF falls back
+# to its shell when tern.efi fails; GRUB waits for a key after an error.
+BOOT_RX = r"^(?P<tern>tern: )|(?P<shell>Shell> )|(?P<grub>Press any key to continue)"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Expect:
     """What a guest test must produce. `stop` set: Tern must stop the VM
     with a matching reason; otherwise the guest must report PASS and exit 0."""
     stop: str | None = None
-    run_timeout: float = RUN_TIMEOUT
+    run_timeout: float | None = None  # None: RUN_TIMEOUT
 
 
 # Tests that do not simply PASS and exit 0; every other test must.
@@ -65,13 +68,17 @@ class Config:
     firmware: str
     model: str = "corei7_skylake_x"
     subset: tuple[str, ...] | None = None  # None: every guest test
+    cmdline: str = ""                      # extra words for Tern's command line
 
 
 CONFIGS = [
     Config("bochs-skylake", "bochs", "bios", "corei7_skylake_x"),
     Config("bochs-haswell", "bochs", "bios", "corei7_haswell_4770"),
+    # Write protection forced on a CPU that has PML (docs/dirty-tracking.md).
+    Config("bochs-skylake-wp", "bochs", "bios", "corei7_skylake_x",
+           subset=("dirty_log",), cmdline="dirty=wp"),
     Config("bochs-ovmf", "bochs", "ovmf", "corei7_skylake_x",
-           subset=("cpuid", "memtest", "hostile_triple")),
+           subset=("cpuid", "memtest", "hostile_triple", "dirty_log")),
     Config("qemu-novmx", "qemu", "ovmf"),
 ]
 NOVMX_CASE = "novmx"  # the one case of qemu-novmx
@@ -86,12 +93,25 @@ def check(cond: bool, reason: str) -> None:
         raise CaseFailed(reason)
 
 
+def wait_boot(m: Machine) -> None:
+    """Wait for Tern's first line; fail fast when the boot went astray."""
+    b = m.expect(BOOT_RX, BOOT_TIMEOUT, "Tern's first line ('tern: ...')")
+    if b.group("tern"):
+        return
+    text = m.text()
+    errors = re.findall(r"^(?:tern-efi: )?error: .*$", text, re.M)
+    last = f": {errors[-1]}" if errors else ""
+    if b.group("shell"):
+        raise CaseFailed(f"OVMF fell back to the UEFI shell, tern.efi did not start{last}")
+    raise CaseFailed(f"GRUB stopped with an error before Tern started{last}")
+
+
 class Runner:
-    def __init__(self, build: Path, log_dir: Path, verbose: bool):
+    def __init__(self, build: Path, log_dir: Path):
         self.build = build
         self.log_dir = log_dir
-        self.verbose = verbose
         self.print_lock = threading.Lock()
+        self.interrupted = False
         self.scratch = Path(tempfile.mkdtemp(prefix="tern-guest-tests-"))
 
     def say(self, line: str) -> None:
@@ -113,6 +133,8 @@ class Runner:
                 self.novmx_checks(m)
             else:
                 self.guest_checks(m, name)
+                if name == "dirty_log":
+                    self.dirty_mode_check(m, cfg)
             self.shutdown(m)
             ok, reason = True, ""
         except (CaseFailed, MachineError) as e:
@@ -128,6 +150,8 @@ class Runner:
             if m is not None:
                 m.close()
         secs = time.monotonic() - t0
+        if self.interrupted:
+            return False, "interrupted"
         if ok:
             self.say(f"PASS {name} [{cfg.name}] ({secs:.1f}s)")
         else:
@@ -141,7 +165,8 @@ class Runner:
         if cfg.firmware == "bios":
             iso = self.build / "tern.iso"
             check(iso.exists(), f"{iso} missing (make builds it)")
-            return Machine(case, iso=iso, test_cfg=grub_test_cfg(name), **common)
+            cmdline = f"guest={name} {cfg.cmdline}".strip()
+            return Machine(case, iso=iso, test_cfg=grub_test_cfg(name, cmdline), **common)
         efi = self.build / "tern.efi"
         check(efi.exists(), f"{efi} missing (make builds it)")
         if cfg.name == "qemu-novmx":
@@ -151,18 +176,22 @@ class Runner:
         esp = self.scratch / f"{case}.img"
         mkesp = ROOT / "scripts" / "mkesp.sh"
         r = subprocess.run(["bash", str(mkesp), str(esp), str(efi), str(guest),
-                            "guest=guest.elf"], capture_output=True, text=True)
+                            f"guest=guest.elf {cfg.cmdline}".strip()], capture_output=True, text=True)
         check(r.returncode == 0, f"mkesp.sh failed: {(r.stderr or r.stdout).strip()[-300:]}")
         return Machine(case, esp=esp, **common)
 
     def guest_checks(self, m: Machine, name: str) -> None:
         exp = EXPECT.get(name, DEFAULT_EXPECT)
-        m.expect(TERN_FIRST_LINE, BOOT_TIMEOUT)
-        outcome = m.expect(r"^vm0: (exited with code (-?\d+)|stopped: (.*))\n", exp.run_timeout)
+        wait_boot(m)
+        outcome = m.expect(r"^vm0: (exited with code (-?\d+)|stopped: (.*))\n",
+                           exp.run_timeout or RUN_TIMEOUT,
+                           "the guest's outcome ('vm0: exited with code N' or 'vm0: stopped: ...')")
         text = m.text()
+        fail = re.search(r"^vm0: report FAIL.*$", text, re.M)
+        check(fail is None, f"guest reported failure: '{fail.group(0) if fail else ''}'")
         if exp.stop:
             check(outcome.group(3) is not None,
-                  f"expected 'vm0: stopped: ...{exp.stop}', got '{outcome.group(0)}'")
+                  f"expected 'vm0: stopped: ...{exp.stop}', got '{outcome.group(0).strip()}'")
             check(re.search(exp.stop, outcome.group(3)) is not None,
                   f"stopped for the wrong reason: '{outcome.group(3)}' (want /{exp.stop}/)")
         else:
@@ -176,7 +205,7 @@ class Runner:
         check(ans.text.strip() != "", "'info exits' gave an empty answer")
         check(not re.search(r"^error:", ans.text, re.M),
               f"'info exits' answered: {ans.text.strip().splitlines()[0]}")
-        # Late failures anywhere in the transcript.
+        # Late failures, while the console was busy.
         text = m.text()
         fail = re.search(r"^vm0: report FAIL.*$", text, re.M)
         check(fail is None, f"guest reported failure: '{fail.group(0) if fail else ''}'")
@@ -184,8 +213,15 @@ class Runner:
             stop = re.search(r"^vm0: stopped:.*$", text, re.M)
             check(stop is None, f"'{stop.group(0) if stop else ''}'")
 
+    def dirty_mode_check(self, m: Machine, cfg: Config) -> None:
+        """The dirty log must use PML where the CPU has it, unless forced."""
+        want = "write-protect" if ("haswell" in cfg.model or "dirty=wp" in cfg.cmdline) else "pml"
+        check(f"dirty log started ({want})" in m.text(),
+              f"the dirty log did not run with {want}")
+
     def novmx_checks(self, m: Machine) -> None:
-        m.expect(r"VMX not available", BOOT_TIMEOUT)
+        wait_boot(m)
+        m.expect(r"VMX not available", RUN_TIMEOUT, "'VMX not available'")
         m.command("info status", r"^VM status:", CONSOLE_TIMEOUT)
         ans = m.command("help", r"info status", CONSOLE_TIMEOUT)
         for cmd in ("help", "info exits", "shutdown"):
@@ -203,9 +239,13 @@ class Runner:
         check(status in (0, 1), f"emulator exited with status {status} after shutdown")
 
 
+# Guests that are not tests: the demo, and benchmarks run by bench.py.
+NOT_TESTS = {"demo", "dirty_bench"}
+
+
 def discover(build: Path) -> list[str]:
     names = sorted(p.stem for p in (build / "guests").glob("*.elf"))
-    return [n for n in names if n != "demo"]
+    return [n for n in names if n not in NOT_TESTS]
 
 
 def main() -> int:
@@ -261,7 +301,7 @@ def main() -> int:
     if not tests and not args.only:
         print(f"guest_tests: warning: no guest tests in {build}/guests", file=sys.stderr)
 
-    runner = Runner(build, log_dir, args.verbose)
+    runner = Runner(build, log_dir)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     passed = failed = 0
     t0 = time.monotonic()
@@ -274,6 +314,7 @@ def main() -> int:
             passed += ok
             failed += not ok
     except KeyboardInterrupt:
+        runner.interrupted = True
         for f in futures:
             f.cancel()
         kill_all()
@@ -281,8 +322,9 @@ def main() -> int:
         print("guest_tests: interrupted", file=sys.stderr)
         print(f"guest: {passed} passed, {failed + 1} failed")
         return 130
+    finally:
+        shutil.rmtree(runner.scratch, ignore_errors=True)
     pool.shutdown(wait=True)
-    shutil.rmtree(runner.scratch, ignore_errors=True)
     if args.verbose:
         print(f"guest_tests: {len(cases)} cases in {time.monotonic() - t0:.0f}s")
     print(f"guest: {passed} passed, {failed} failed")

@@ -153,6 +153,7 @@ class Machine:
     megs       guest-visible RAM of the emulated machine.
     wall_timeout  hard limit on the emulator's life (coreutils timeout).
     eol        what send_line() appends ("\\r", as a serial terminal sends).
+    debugger_rc   Bochs: the debugger's rc script (default "c": just run).
     """
 
     def __init__(self, name: str, *, emulator: str = "bochs", firmware: str = "bios",
@@ -160,7 +161,7 @@ class Machine:
                  test_cfg: str | None = None, esp: str | Path | None = None,
                  megs: int = 256, cpus: int = 1, log_dir: str | Path | None = None,
                  wall_timeout: float = 900, eol: str = "\r", extra_config: tuple = (),
-                 echo: bool = False):
+                 echo: bool = False, debugger_rc: str = "c\n"):
         if emulator not in ("bochs", "qemu"):
             raise ValueError(f"unknown emulator {emulator!r}")
         if firmware not in ("bios", "ovmf"):
@@ -183,7 +184,8 @@ class Machine:
         self.wall_timeout = wall_timeout
         self.eol = eol
         self.extra_config = tuple(extra_config)
-        self.echo = echo  # also print serial output to stdout (run_demo)
+        self.debugger_rc = debugger_rc  # Bochs: commands for its debugger
+        self.echo = echo  # also copy raw serial output to stdout (run_demo)
         self.log_dir = Path(log_dir) if log_dir else ROOT / "build" / "test-logs"
         self.log_path = self.log_dir / f"{name}.log"
         self.returncode: int | None = None
@@ -301,7 +303,7 @@ class Machine:
         wd = self._workdir
         if self.emulator == "bochs":
             (wd / "bochsrc").write_text(self.bochsrc(port))
-            (wd / "rc").write_text("c\n")
+            (wd / "rc").write_text(self.debugger_rc)
             return [BOCHS, "-q", "-f", str(wd / "bochsrc"), "-rc", str(wd / "rc")]
         argv = [QEMU, "-machine", "q35,accel=tcg", "-m", str(self.megs),
                 "-smp", str(self.cpus), "-bios", OVMF,
@@ -384,6 +386,15 @@ class Machine:
             if (wd / src).exists():
                 shutil.copyfile(wd / src, self.log_dir / f"{self.name}.{suffix}")
 
+    def emulator_output(self) -> str:
+        """The emulator's stdout and stderr so far (Bochs: debugger output,
+        port 0xE9 bytes)."""
+        for path in ((self._workdir / "emu.out") if self._workdir else None,
+                     self.log_dir / f"{self.name}.emu.log"):
+            if path and path.exists():
+                return path.read_text(errors="replace")
+        return ""
+
     def emulator_log(self) -> str:
         """Bochs' own log so far ("" for QEMU): the live file while running,
         the saved copy after close()."""
@@ -422,7 +433,7 @@ class Machine:
                 data = b""
             if not data:
                 with self._cond:
-                    self._feed(self._decoder.decode(b"", final=True) + self._pending, True)
+                    self._feed(self._decoder.decode(b"", final=True), True)
                     self._eof = True
                     self._cond.notify_all()
                 return
@@ -431,6 +442,10 @@ class Machine:
                 self._cond.notify_all()
 
     def _feed(self, data: str, final: bool) -> None:
+        if self.echo and data:
+            # Raw, escapes included: an interactive terminal draws GRUB's
+            # menu and Tern's line editing properly.
+            print(data, end="", flush=True)
         s = self._pending + data
         self._pending = ""
         if not final:
@@ -444,8 +459,6 @@ class Machine:
         if self._log:
             self._log.write(s)
             self._log.flush()
-        if self.echo:
-            print(s, end="", flush=True)
 
     def _note(self, what: str) -> None:
         """A harness remark in the log file only (not in the matched text)."""
@@ -460,13 +473,15 @@ class Machine:
     def _wait_for(self, rx: re.Pattern, start: int, timeout: float, what: str,
                   line_start: bool = False, budget: float | None = None):
         """Search rx in the transcript from `start`; the match, or raise.
-        With line_start, `^` also matches at `start` itself and the match's
-        offsets are relative to `start`."""
+        With line_start, `^` also matches at `start` itself and right after
+        a prompt, and the match's offsets are relative to `start`."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 if line_start:
-                    m = rx.search(self._text[start:])
+                    # A prompt ends a line too (same length: offsets hold).
+                    # Replace over the whole text: a prompt may straddle start.
+                    m = rx.search(self._text.replace("(tern) ", "\n" * 7)[start:])
                 else:
                     m = rx.search(self._text, start)
                 if m:
@@ -486,11 +501,14 @@ class Machine:
     def _rx(regex) -> re.Pattern:
         return regex if isinstance(regex, re.Pattern) else re.compile(regex, re.M)
 
-    def expect(self, regex, timeout: float = 60) -> re.Match:
+    def expect(self, regex, timeout: float = 60, what: str | None = None) -> re.Match:
         """Wait for regex (multi-line mode) in the output after the previous
-        match; consume up to its end. Raises MachineError on timeout or EOF."""
+        match; consume up to its end. Raises MachineError on timeout or EOF
+        (`what` names the awaited thing in the message). Note that `$` also
+        matches at the end of what has arrived so far: end a pattern with
+        `\\n` to wait for the whole line."""
         rx = self._rx(regex)
-        m = self._wait_for(rx, self._pos, timeout, f"/{rx.pattern}/")
+        m = self._wait_for(rx, self._pos, timeout, what or f"/{rx.pattern}/")
         with self._cond:
             self._pos = m.end()
         return m
