@@ -158,6 +158,65 @@ def image_size(elf: Path) -> str:
     return f"text {int(text):,}  data {int(data):,}  bss {int(bss):,}  total {int(dec):,} bytes"
 
 
+def run_text(case: str, guest: str, iso: Path, log_dir: Path, model: str = "corei7_skylake_x",
+             cmdline: str = "", megs: int = 256) -> str:
+    """Boot one guest, wait for it to finish, return the serial transcript."""
+    m = Machine(f"bench-{case}", iso=iso, model=model, megs=megs, log_dir=log_dir,
+                test_cfg=grub_test_cfg(guest, f"guest={guest} {cmdline}".strip()),
+                wall_timeout=BOOT_TIMEOUT + RUN_TIMEOUT + 120)
+    try:
+        m.start()
+        m.expect(r"^vm0: (exited with code -?\d+|stopped: .*)\n", BOOT_TIMEOUT + RUN_TIMEOUT)
+        m.send_line("shutdown")
+        m.wait_exit(60)
+    except MachineError as e:
+        return f"ERROR {e.reason}\n" + m.text()
+    finally:
+        m.close()
+    return m.text()
+
+
+# dirty_bench under each mechanism, and with 4x the RAM for the harvest's
+# dependence on RAM size (docs/dirty-tracking.md).
+DIRTY_RUNS = [
+    ("dirty-pml", "corei7_skylake_x", "", 256),
+    ("dirty-wp", "corei7_haswell_4770", "", 256),
+    ("dirty-pml-256M", "corei7_skylake_x", "mem=256M", 512),
+]
+
+
+def dirty_section(iso: Path, log_dir: Path, jobs: int) -> None:
+    print()
+    print("dirty tracking (guest-tests/dirty_bench.c; cycles = instructions on Bochs;")
+    print("  exits/kpage: logging exits per 1000 dirty pages; harvest: cycles per harvest;")
+    print("  work off/on: the guest's cycles for one round of K page writes)")
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        texts = list(pool.map(lambda r: run_text(r[0], "dirty_bench", iso, log_dir, r[1], r[2], r[3]),
+                              DIRTY_RUNS))
+    for (case, model, cmdline, _), text in zip(DIRTY_RUNS, texts):
+        print(f"  [{case}: {model} {cmdline}]")
+        lines = [l.split("bench: ", 1)[1] for l in text.splitlines() if "| bench: " in l]
+        for l in lines:
+            print(f"    {l}")
+        if not lines:
+            print(f"    no figures: {text.splitlines()[0] if text else 'no output'}")
+
+
+def boot_section(iso: Path, log_dir: Path) -> None:
+    text = run_text("boot-cost", "boot_cost", iso, log_dir)
+    grab = lambda rx: (lambda m: int(m.group(1)) if m else None)(re.search(rx, text))
+    entry = grab(r"hypervisor starting at cycle (\d+)")
+    vm = grab(r"vm0: started at cycle (\d+)")
+    guest = grab(r"first guest instruction at cycle (\d+)")
+    print()
+    if None in (entry, vm, guest):
+        print("boot cost: not measured (see build/test-logs/bench-boot-cost.log)")
+        return
+    print(f"boot cost (cycles = instructions on Bochs): firmware+GRUB until Tern's entry {entry:,}; "
+          f"Tern's entry to VM created {vm - entry:,}; to the guest's first instruction "
+          f"{guest - entry:,}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build")
@@ -169,7 +228,8 @@ def main() -> int:
     log_dir = build / "test-logs"
 
     print("== Tern bench (Bochs corei7_skylake_x, BIOS + GRUB; 1 tick = 1 emulated instruction)")
-    names = sorted(p.stem for p in (build / "guests").glob("*.elf") if p.stem != "demo")
+    names = sorted(p.stem for p in (build / "guests").glob("*.elf")
+                   if p.stem not in ("demo", "dirty_bench"))
     if args.only:
         names = [n for n in names if n in args.only]
     results: list[Result] = []
@@ -204,6 +264,10 @@ def main() -> int:
             print(f"{'reason':<22}" + "".join(f"{r.name:>{width}}" for r in results))
             for k in reasons:
                 print(f"{k:<22}" + "".join(f"{r.exits.get(k, 0):>{width}}" for r in results))
+
+    if iso.exists() and not args.only:
+        boot_section(iso, log_dir)
+        dirty_section(iso, log_dir, args.jobs)
 
     print()
     elf = build / "tern.elf"
