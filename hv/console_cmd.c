@@ -15,8 +15,11 @@ const struct con_cmd_desc con_commands[CON_NR_CMDS] = {
 	{ "info exits", CON_INFO_EXITS, 0, 0, "", "show VM exit counts per reason" },
 	{ "info version", CON_INFO_VERSION, 0, 0, "", "show Tern's version and how it booted" },
 	{ "info dirty", CON_INFO_DIRTY, 0, 0, "", "show the dirty log: mode, pages, harvests, exits" },
+	{ "info network", CON_INFO_NETWORK, 0, 0, "", "show the address, link and network counters" },
 	{ "calc_dirty_rate", CON_CALC_DIRTY_RATE, 1, 1, "SECONDS", "measure the guest's dirty rate (pages/s)" },
 	{ "dirty_log_mode", CON_DIRTY_LOG_MODE, 1, 1, "auto|pml|wp", "choose the dirty tracking mechanism" },
+	{ "ping", CON_PING, 1, 2, "ADDR [COUNT]", "send ICMP echo requests 1 s apart (default 4)" },
+	{ "net_send", CON_NET_SEND, 3, 3, "ADDR PORT BYTES", "stream the test pattern to a TCP port" },
 	{ "stop", CON_STOP, 0, 0, "", "pause the VM" },
 	{ "cont", CON_CONT, 0, 0, "", "resume the VM" },
 	{ "system_reset", CON_SYSTEM_RESET, 0, 0, "", "reset the VM: reload its image and restart it" },
@@ -85,9 +88,13 @@ int con_parse(char *line, struct con_parsed *out, char *err, size_t err_len)
 			out->argv[a] = words[used + a];
 		return 1;
 	}
-	if (!strcmp(words[0], "info"))
-		snprintf(err, err_len, "info %.40s: unknown; try: info status, info vm, info registers, "
-			 "info exits, info version, info dirty", n > 1 ? words[1] : "needs a subcommand;");
+	static const char info_list[] =
+		"info status, info vm, info registers, info exits, info version, info dirty, "
+		"info network";
+	if (!strcmp(words[0], "info") && n == 1)
+		snprintf(err, err_len, "info needs a subcommand: %s", info_list);
+	else if (!strcmp(words[0], "info"))
+		snprintf(err, err_len, "info %.40s: unknown; try: %s", words[1], info_list);
 	else
 		snprintf(err, err_len, "unknown command '%.40s'; try 'help'", words[0]);
 	return -1;

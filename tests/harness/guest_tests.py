@@ -82,6 +82,7 @@ CONFIGS = [
     Config("qemu-novmx", "qemu", "ovmf"),
 ]
 NOVMX_CASE = "novmx"  # the one case of qemu-novmx
+CONSOLE_CASE = "console"  # the serial console driven against the demo guest (bochs-skylake)
 
 
 class CaseFailed(Exception):
@@ -131,6 +132,8 @@ class Runner:
             m.start()
             if cfg.name == "qemu-novmx":
                 self.novmx_checks(m)
+            elif name == CONSOLE_CASE:
+                self.console_checks(m)
             else:
                 self.guest_checks(m, name)
                 if name == "dirty_log":
@@ -165,8 +168,9 @@ class Runner:
         if cfg.firmware == "bios":
             iso = self.build / "tern.iso"
             check(iso.exists(), f"{iso} missing (make builds it)")
-            cmdline = f"guest={name} {cfg.cmdline}".strip()
-            return Machine(case, iso=iso, test_cfg=grub_test_cfg(name, cmdline), **common)
+            guest = "demo" if name == CONSOLE_CASE else name
+            cmdline = f"guest={guest} {cfg.cmdline}".strip()
+            return Machine(case, iso=iso, test_cfg=grub_test_cfg(guest, cmdline), **common)
         efi = self.build / "tern.efi"
         check(efi.exists(), f"{efi} missing (make builds it)")
         if cfg.name == "qemu-novmx":
@@ -218,6 +222,39 @@ class Runner:
         want = "write-protect" if ("haswell" in cfg.model or "dirty=wp" in cfg.cmdline) else "pml"
         check(f"dirty log started ({want})" in m.text(),
               f"the dirty log did not run with {want}")
+
+    def console_checks(self, m: Machine) -> None:
+        """Every console command against a running guest, and hostile input."""
+        wait_boot(m)
+        m.expect(r"^vm0\| demo: round", RUN_TIMEOUT, "the demo guest's first heartbeat")
+        m.command("info status", r"^VM status: running", CONSOLE_TIMEOUT)
+        m.command("info vm", r"^vm0: state running, 1 vCPU, 64 MiB RAM", CONSOLE_TIMEOUT)
+        m.command("info registers", r"RIP=[0-9a-f]{16}", CONSOLE_TIMEOUT)
+        m.command("info exits", r"^\s+total\s+\d+", CONSOLE_TIMEOUT)
+        m.command("info version", r"^Tern .*booted via multiboot2", CONSOLE_TIMEOUT)
+        m.command("stop", r"^VM paused", CONSOLE_TIMEOUT)
+        m.command("info status", r"^VM status: paused", CONSOLE_TIMEOUT)
+        m.command("stop", r"^error: the VM is not running", CONSOLE_TIMEOUT)
+        mark = m.mark()
+        time.sleep(3)
+        check("demo: round" not in m.text_since(mark), "the guest ran while paused")
+        m.command("cont", r"^VM resumed", CONSOLE_TIMEOUT)
+        m.expect(r"^vm0\| demo: round", RUN_TIMEOUT, "a heartbeat after cont")
+        m.command("system_reset", r"^vm0: system reset", CONSOLE_TIMEOUT)
+        m.expect(r"^vm0\| Tern demo guest: 64 MiB RAM", RUN_TIMEOUT, "the banner after a reset")
+        # Malformed input: an error line each, and the console keeps answering.
+        m.command("frobnicate", r"^error: unknown command 'frobnicate'", CONSOLE_TIMEOUT)
+        m.command("info", r"^error: info", CONSOLE_TIMEOUT)
+        m.command("cont now", r"^error: usage: cont", CONSOLE_TIMEOUT)
+        m.command("calc_dirty_rate 1000", r"^error: calc_dirty_rate takes", CONSOLE_TIMEOUT)
+        m.command("x" * 400, r"^error: line longer than", CONSOLE_TIMEOUT)
+        m.send_raw("\x00\x01\x1b[A\xff\x7f\x7f\r")
+        m.command("a b c d e f g h i j k", r"^error: too many words", CONSOLE_TIMEOUT)
+        # The dirty rate of the demo guest, measured while it runs.
+        m.command("calc_dirty_rate 1", r"^measuring the dirty rate", CONSOLE_TIMEOUT)
+        m.expect(r"^vm0: dirty rate: \d+ pages/s", RUN_TIMEOUT, "the dirty rate result")
+        m.command("info dirty", r"^dirty log: off", CONSOLE_TIMEOUT)
+        m.command("info status", r"^VM status: running", CONSOLE_TIMEOUT)
 
     def novmx_checks(self, m: Machine) -> None:
         wait_boot(m)
@@ -275,7 +312,7 @@ def main() -> int:
 
     tests = discover(build)
     if args.only:
-        missing = [n for n in args.only if n not in tests and n != NOVMX_CASE]
+        missing = [n for n in args.only if n not in tests and n not in (NOVMX_CASE, CONSOLE_CASE)]
         if missing:
             print(f"guest_tests: no such guest test: {', '.join(missing)} "
                   f"(found: {', '.join(tests) or 'none'})", file=sys.stderr)
@@ -287,6 +324,8 @@ def main() -> int:
             if not args.only or NOVMX_CASE in args.only:
                 cases.append((cfg, NOVMX_CASE))
             continue
+        if cfg.name == "bochs-skylake" and (not args.only or CONSOLE_CASE in args.only):
+            cases.append((cfg, CONSOLE_CASE))
         for name in tests:
             if args.only and name not in args.only:
                 continue
