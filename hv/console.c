@@ -10,6 +10,7 @@
 #include <tern/dirty.h>
 #include <tern/hv.h>
 #include <tern/log.h>
+#include <tern/net.h>
 #include <tern/serial.h>
 #include <tern/vm.h>
 #include <string.h>
@@ -174,6 +175,15 @@ static void run_command(const struct con_parsed *p)
 		if (need_vm(vm))
 			cmd_info_dirty(vm);
 		break;
+	case CON_INFO_NETWORK:
+		net_info();
+		break;
+	case CON_PING:
+		net_ping(p->argv[0], p->argc > 1 ? p->argv[1] : NULL);
+		break;
+	case CON_NET_SEND:
+		net_send(p->argv[0], p->argv[1], p->argv[2]);
+		break;
 	case CON_CALC_DIRTY_RATE:
 		if (need_vm(vm))
 			cmd_calc_dirty_rate(vm, p->argv[0]);
@@ -214,6 +224,25 @@ static void run_command(const struct con_parsed *p)
 	}
 }
 
+/* Parse and run one line; the answer goes wherever hv_printf writes now. */
+static void exec_line(char *line)
+{
+	char err[160];
+	struct con_parsed parsed;
+	int rc = con_parse(line, &parsed, err, sizeof(err));
+	if (rc < 0)
+		hv_printf("error: %s\n", err);
+	else if (rc > 0)
+		run_command(&parsed);
+}
+
+void con_run_line_to(char *line, void (*sink)(void *ctx, const char *buf, size_t len), void *ctx)
+{
+	log_capture(sink, ctx);
+	exec_line(line);
+	log_capture(NULL, NULL);
+}
+
 void con_init(void)
 {
 	con_line_init(&con_line);
@@ -227,8 +256,6 @@ void con_poll(void)
 		if (c < 0)
 			return;
 		const char *echo = NULL;
-		char err[160];
-		struct con_parsed parsed;
 		switch (con_line_feed(&con_line, c, &echo)) {
 		case CON_FEED_NONE:
 			break;
@@ -240,11 +267,7 @@ void con_poll(void)
 			break;
 		case CON_FEED_LINE:
 			hv_puts("\n");
-			int rc = con_parse(con_line.buf, &parsed, err, sizeof(err));
-			if (rc < 0)
-				hv_printf("error: %s\n", err);
-			else if (rc > 0)
-				run_command(&parsed);
+			exec_line(con_line.buf);
 			hv_puts(CON_PROMPT);
 			break;
 		}

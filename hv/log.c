@@ -11,11 +11,24 @@
 /* Whether the console's cursor is at the start of a line (after a prompt or
  * echoed input it is not); asynchronous messages start a new line first. */
 static bool at_line_start = true;
+static void (*capture_sink)(void *ctx, const char *buf, size_t len);
+static void *capture_ctx;
+
+void log_capture(void (*sink)(void *ctx, const char *buf, size_t len), void *ctx)
+{
+	capture_sink = sink;
+	capture_ctx = ctx;
+}
 
 static void out(const char *buf, size_t n)
 {
 	if (!n)
 		return;
+	if (capture_sink) {
+		/* Not on serial, so the serial cursor (at_line_start) has not moved. */
+		capture_sink(capture_ctx, buf, n);
+		return;
+	}
 	serial_write(buf, n);
 	at_line_start = buf[n - 1] == '\n';
 }

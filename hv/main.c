@@ -10,6 +10,9 @@
 #include <tern/hv.h>
 #include <tern/log.h>
 #include <tern/mm.h>
+#include <tern/net.h>
+#include <tern/netcon.h>
+#include <tern/nic_probe.h>
 #include <tern/panic.h>
 #include <tern/pmm.h>
 #include <tern/vm.h>
@@ -90,6 +93,9 @@ void hv_main(struct boot_info *bi)
 	arch_time_init();
 
 	start_guest(bi);
+	nic_probe(&pmm, acpi_rsdp);
+	net_init(&config);
+	netcon_init(&config); /* after net_init: listens only when the stack is up */
 	hv_printf("tern: console ready on COM1; type 'help'\n");
 	con_init();
 	hv_run_loop();

@@ -10,6 +10,7 @@
 void hv_panic(const char *fmt, ...)
 {
 	va_list ap;
+	log_capture(NULL, NULL); /* a network command's panic still reaches serial */
 	hv_puts("\ntern: PANIC: ");
 	va_start(ap, fmt);
 	hv_vprintf(fmt, ap);

@@ -27,6 +27,7 @@ void exception_dispatch(struct exc_frame *f)
 		return;
 	}
 	const char *name = exc_names[f->vector & 31] ? exc_names[f->vector & 31] : "reserved";
+	log_capture(NULL, NULL); /* even inside a network console command: to serial */
 	hv_printf("\ntern: EXCEPTION %lu (%s) in the hypervisor, error code %#lx\n",
 		  f->vector, name, f->error);
 	hv_printf("  RIP=%016lx CS=%04lx RFLAGS=%016lx\n", f->rip, f->cs, f->rflags);

@@ -21,8 +21,11 @@ enum con_cmd_id {
 	CON_INFO_EXITS,
 	CON_INFO_VERSION,
 	CON_INFO_DIRTY,
+	CON_INFO_NETWORK,
 	CON_CALC_DIRTY_RATE,
 	CON_DIRTY_LOG_MODE,
+	CON_PING,
+	CON_NET_SEND,
 	CON_STOP,
 	CON_CONT,
 	CON_SYSTEM_RESET,
@@ -70,5 +73,12 @@ enum con_feed_result {
 
 void con_line_init(struct con_line *l);
 enum con_feed_result con_line_feed(struct con_line *l, int c, const char **echo);
+
+/*
+ * hv/console.c: run one command line exactly as if typed at the serial
+ * console, its whole answer going to sink instead of the serial port (the
+ * network console, net/netcon.c). Context: service loop.
+ */
+void con_run_line_to(char *line, void (*sink)(void *ctx, const char *buf, size_t len), void *ctx);
 
 #endif

@@ -10,5 +10,11 @@ void hv_vprintf(const char *fmt, va_list ap);
 void hv_puts(const char *s); /* no newline added */
 /* A message not asked for at the console (VM events): always on a line of its own. */
 __printf(1, 2) void hv_log(const char *fmt, ...);
+/*
+ * Until called again with NULL, everything printed goes to sink instead of
+ * the serial port (the network console's answers, hv/console.c). A panic or
+ * a hypervisor exception ends the capture first: those always reach serial.
+ */
+void log_capture(void (*sink)(void *ctx, const char *buf, size_t len), void *ctx);
 
 #endif

@@ -1,0 +1,64 @@
+/*
+ * TLS 1.2 server sessions with a pre-shared key (net/tls.c, over mbedTLS):
+ * the secure transport of the network console. Non-blocking: the caller
+ * supplies a byte pipe (send/recv that never wait) and calls again when
+ * something returned "again". One key and identity for all sessions.
+ * Context: the service loop only (no locking; mbedTLS state is global here).
+ */
+#ifndef TERN_TLS_H
+#define TERN_TLS_H
+
+#include <tern/types.h>
+
+/*
+ * The byte pipe below TLS. send: bytes taken (> 0), 0 when there is no room
+ * now, < 0 when the connection is gone. recv: bytes read (> 0), 0 when
+ * nothing has arrived yet, < 0 when the peer closed or the connection is gone.
+ */
+struct tls_pipe {
+	long (*send)(void *ctx, const void *buf, size_t len);
+	long (*recv)(void *ctx, void *buf, size_t len);
+	void *ctx;
+};
+
+/* Results below 0 are mbedTLS error codes; tls_strerror() explains them. */
+#define TLS_AGAIN 1      /* handshake: not finished, call again later */
+#define TLS_CLOSED (-1)  /* read: the peer ended the session (close_notify or EOF) */
+
+struct tls_session;
+
+/*
+ * Check the hardware entropy source (RDSEED, else RDRAND; never anything
+ * weaker), seed the DRBG and set up the server configuration: TLS 1.2 only,
+ * PSK only, AES-GCM. Returns 0, or -1 with a reason in why. Call once.
+ */
+int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, size_t why_len);
+
+/* A new server session over pipe (copied); NULL when TLS memory is short. */
+struct tls_session *tls_session_new(const struct tls_pipe *pipe);
+void tls_session_free(struct tls_session *s);
+
+/* Drive the handshake: 0 when done, TLS_AGAIN, or an error (< 0). */
+int tls_handshake(struct tls_session *s);
+/* Decrypted bytes: > 0, 0 when nothing is ready, TLS_CLOSED, or an error. */
+long tls_read(struct tls_session *s, void *buf, size_t len);
+/*
+ * Encrypt and send up to len bytes (at most one record): bytes taken (> 0),
+ * 0 when the pipe is full, or an error. After 0, call again with the same
+ * buf and len: mbedTLS keeps the half-sent record and expects them.
+ */
+long tls_write(struct tls_session *s, const void *buf, size_t len);
+/* Tell the peer we are closing (best effort, never waits). */
+void tls_close_notify(struct tls_session *s);
+
+/* One line explaining an error from the functions above. */
+const char *tls_strerror(long err, char *buf, size_t len);
+/* The negotiated ciphersuite ("TLS-PSK-WITH-AES-128-GCM-SHA256"). */
+const char *tls_ciphersuite(const struct tls_session *s);
+
+/* The hardware entropy source tls_init() chose: "RDSEED", "RDRAND" or "none". */
+const char *tls_rng_name(void);
+/* TLS memory: bytes in use now and at most so far (capped, see net/tls.c). */
+void tls_mem_stats(size_t *used, size_t *peak, size_t *cap);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * mbedTLS 2.28 configuration for Tern: just enough for a TLS 1.2 server
+ * with pre-shared keys (the network console, net/netcon.c).
+ *
+ * Written for a freestanding ring-0 image built with -mgeneral-regs-only:
+ * no assembly back ends (AES-NI, padlock), no file system, no clock, no
+ * threads, no platform entropy (net/tls.c feeds RDSEED/RDRAND through
+ * mbedtls_hardware_poll), no X.509, no public-key code, no PSA, no self
+ * tests. Used both for building the library (scripts/build-mbedtls.sh passes
+ * -DMBEDTLS_CONFIG_FILE) and by Tern's own code that includes mbedTLS
+ * headers (the installed mbedtls/config.h forwards here), so both sides
+ * always agree on structure layouts.
+ */
+#ifndef TERN_MBEDTLS_CONFIG_H
+#define TERN_MBEDTLS_CONFIG_H
+
+/* ---- platform: memory comes from net/tls.c's capped allocator ---- */
+#define MBEDTLS_PLATFORM_C
+#define MBEDTLS_PLATFORM_MEMORY
+#define MBEDTLS_NO_PLATFORM_ENTROPY
+#define MBEDTLS_ENTROPY_HARDWARE_ALT
+
+/* ---- symmetric crypto and hashes ---- */
+#define MBEDTLS_AES_C
+#define MBEDTLS_AES_ROM_TABLES /* const tables: no init-order race, lives in .rodata */
+#define MBEDTLS_GCM_C
+#define MBEDTLS_CIPHER_C
+#define MBEDTLS_MD_C
+#define MBEDTLS_SHA256_C
+#define MBEDTLS_SHA512_C /* SHA-384 for the AES-256 suite; also the entropy pool hash */
+
+/* ---- randomness: hardware entropy -> CTR_DRBG ---- */
+#define MBEDTLS_ENTROPY_C
+#define MBEDTLS_CTR_DRBG_C
+
+/* ---- TLS: 1.2 only, server only, PSK only ---- */
+#define MBEDTLS_SSL_TLS_C
+#define MBEDTLS_SSL_SRV_C
+#define MBEDTLS_SSL_PROTO_TLS1_2
+#define MBEDTLS_KEY_EXCHANGE_PSK_ENABLED
+#define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
+/* Tell a peer why it was refused (bad_record_mac for a wrong key). */
+#define MBEDTLS_SSL_ALL_ALERT_MESSAGES
+#define MBEDTLS_SSL_CIPHERSUITES \
+	MBEDTLS_TLS_PSK_WITH_AES_128_GCM_SHA256, MBEDTLS_TLS_PSK_WITH_AES_256_GCM_SHA384
+/* Peers may send full 16 KiB records; our own answers go out in 4 KiB ones. */
+#define MBEDTLS_SSL_IN_CONTENT_LEN 16384
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096
+
+/* Readable handshake failures in the log ("SSL - Verification of the message MAC failed"). */
+#define MBEDTLS_ERROR_C
+
+#include "mbedtls/check_config.h"
+
+#endif

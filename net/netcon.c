@@ -1,0 +1,418 @@
+/*
+ * The network console service: lwIP's raw TCP API below, a session of the
+ * line protocol (net/netcon_session.c) above, TLS 1.2 PSK (net/tls.c) or,
+ * for loopback tests only, plain TCP in between. Commands run through
+ * hv/console.c exactly as typed on serial; their answers are captured into
+ * the session's buffer.
+ *
+ * One connection is served at a time; up to NETCON_SLOTS - 1 more wait,
+ * untouched, in arrival order (for at most WAIT_NS), and any beyond that are
+ * reset. A connection holds at most RX_MAX_PBUFS of lwIP's receive buffers;
+ * more is refused to lwIP (which keeps it and retries), so neither a
+ * flooding client nor a waiting one can drain the stack's pool.
+ * Context: service loop (lwIP callbacks come from net_poll() in the same loop).
+ */
+#include <tern/arch.h>
+#include <tern/cmdline.h>
+#include <tern/console.h>
+#include <tern/log.h>
+#include <tern/net.h>
+#include <tern/netcon.h>
+#include <tern/tls.h>
+#include <string.h>
+#include "lwip/ip4_addr.h"
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+
+#define NETCON_SLOTS 4                     /* one served, three waiting */
+#define WAIT_NS (30ULL * 1000000000)       /* longest wait for a turn */
+#define RX_MAX_PBUFS 8                     /* ~11 KiB of received data held per connection */
+#define NOISY_WINDOW_NS (10ULL * 1000000000)
+#define NOISY_MAX 5                        /* refusals and failures logged per window */
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+struct conn {
+	bool used;
+	bool peer_fin;       /* the client sent FIN: nothing more will arrive */
+	bool failed;         /* lwIP dropped the connection (reset, abort); pcb is gone */
+	struct tcp_pcb *pcb; /* NULL once gone or closed */
+	struct pbuf *rx;     /* received, not yet consumed */
+	u64 arrived_ns;
+	u32 seq;             /* arrival order */
+	char peer[16];       /* dotted quad, for the log */
+};
+
+static struct {
+	bool tls;
+	struct tcp_pcb *listener;
+	struct conn conns[NETCON_SLOTS];
+	struct conn *active;
+	bool announced;      /* the active one's "connected" line was logged */
+	struct tls_session *tls_sess;
+	struct netcon_session sess;
+	u32 next_seq;
+	u64 noisy_window_ns;
+	u32 noisy_logged, noisy_hidden;
+} nc;
+
+/*
+ * Scanners and reconnect loops produce these lines by the thousand: a few
+ * per window reach serial, the rest are counted. Returns whether to log.
+ */
+static bool log_budget(u64 now)
+{
+	if (now - nc.noisy_window_ns >= NOISY_WINDOW_NS) {
+		if (nc.noisy_hidden)
+			hv_log("netcon: %u more connection messages not shown\n", nc.noisy_hidden);
+		nc.noisy_window_ns = now;
+		nc.noisy_logged = nc.noisy_hidden = 0;
+	}
+	if (nc.noisy_logged < NOISY_MAX) {
+		nc.noisy_logged++;
+		return true;
+	}
+	nc.noisy_hidden++;
+	return false;
+}
+
+/* ---- lwIP callbacks (from net_poll) ---- */
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct conn *c = arg;
+	if (!p) {
+		if (c)
+			c->peer_fin = true;
+		return ERR_OK;
+	}
+	if (!c || err != ERR_OK) { /* not ours (any more): drop it */
+		tcp_recved(pcb, p->tot_len);
+		pbuf_free(p);
+		return ERR_OK;
+	}
+	if (c->rx && pbuf_clen(c->rx) >= RX_MAX_PBUFS)
+		return ERR_MEM; /* lwIP keeps p and offers it again later */
+	if (c->rx)
+		pbuf_cat(c->rx, p);
+	else
+		c->rx = p;
+	return ERR_OK;
+}
+
+/* lwIP has already freed the pcb (reset by the peer, or out of memory). */
+static void on_err(void *arg, err_t err)
+{
+	struct conn *c = arg;
+	if (!c)
+		return;
+	c->pcb = NULL;
+	c->failed = true;
+}
+
+static struct conn *free_slot(void)
+{
+	for (int i = 0; i < NETCON_SLOTS; i++)
+		if (!nc.conns[i].used)
+			return &nc.conns[i];
+	return NULL;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	if (err != ERR_OK || !pcb)
+		return ERR_VAL;
+	char peer[16];
+	ip4addr_ntoa_r(ip_2_ip4(&pcb->remote_ip), peer, sizeof(peer));
+	struct conn *c = free_slot();
+	if (!c) {
+		if (log_budget(arch_time_ns()))
+			hv_log("netcon: %s refused: the console is busy and %d more are waiting\n",
+			       peer, NETCON_SLOTS - 1);
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	memset(c, 0, sizeof(*c));
+	c->used = true;
+	c->pcb = pcb;
+	c->arrived_ns = arch_time_ns();
+	c->seq = nc.next_seq++;
+	memcpy(c->peer, peer, sizeof(peer));
+	tcp_arg(pcb, c);
+	tcp_recv(pcb, on_recv);
+	tcp_err(pcb, on_err);
+	tcp_nagle_disable(pcb); /* answers are small and interactive */
+	if (nc.active && log_budget(c->arrived_ns))
+		hv_log("netcon: %s waits: the console is serving %s\n", peer, nc.active->peer);
+	return ERR_OK;
+}
+
+/* ---- the byte pipe over one connection ---- */
+
+static long pipe_recv(void *ctx, void *buf, size_t len)
+{
+	struct conn *c = ctx;
+	if (c->rx) {
+		u16 n = pbuf_copy_partial(c->rx, buf, (u16)MIN(len, 0xffffu), 0);
+		c->rx = pbuf_free_header(c->rx, n);
+		if (c->pcb)
+			tcp_recved(c->pcb, n); /* reopen the window by what was consumed */
+		return n;
+	}
+	if (c->failed)
+		return -2;
+	return c->peer_fin || !c->pcb ? NETCON_IO_CLOSED : 0;
+}
+
+static long pipe_send(void *ctx, const void *buf, size_t len)
+{
+	struct conn *c = ctx;
+	if (!c->pcb)
+		return -2;
+	u16 n = (u16)MIN(len, (size_t)tcp_sndbuf(c->pcb));
+	if (!n)
+		return 0;
+	err_t e = tcp_write(c->pcb, buf, n, TCP_WRITE_FLAG_COPY);
+	if (e == ERR_MEM)
+		return 0; /* lwIP's queue or heap is full: again after some ACKs */
+	if (e != ERR_OK)
+		return -2;
+	tcp_output(c->pcb);
+	return n;
+}
+
+/* ---- transports for the session ---- */
+
+static int tls_t_handshake(void *ctx)
+{
+	return tls_handshake(ctx);
+}
+
+static long tls_t_read(void *ctx, void *buf, size_t len)
+{
+	return tls_read(ctx, buf, len);
+}
+
+static long tls_t_write(void *ctx, const void *buf, size_t len)
+{
+	return tls_write(ctx, buf, len);
+}
+
+/* ---- running commands ---- */
+
+static void answer_sink(void *ctx, const char *buf, size_t len)
+{
+	netcon_session_out(ctx, buf, len);
+}
+
+/* Commands that change the VM or Tern are noted on serial: who did what. */
+static void audit(const struct conn *c, const char *line)
+{
+	char copy[CON_LINE_MAX + 1], err[80];
+	struct con_parsed p;
+	strncpy(copy, line, sizeof(copy) - 1);
+	copy[sizeof(copy) - 1] = '\0';
+	if (con_parse(copy, &p, err, sizeof(err)) <= 0)
+		return;
+	switch (p.cmd->id) {
+	case CON_STOP:
+	case CON_CONT:
+	case CON_SYSTEM_RESET:
+	case CON_SHUTDOWN:
+	case CON_CALC_DIRTY_RATE:
+	case CON_DIRTY_LOG_MODE:
+	case CON_NET_SEND:
+		hv_log("netcon: %s: %s\n", c->peer, line);
+		break;
+	default:
+		break;
+	}
+}
+
+static void run_line(void *ctx, struct netcon_session *s, char *line)
+{
+	audit(ctx, line);
+	con_run_line_to(line, answer_sink, s);
+}
+
+/* ---- connection life cycle ---- */
+
+static void release(struct conn *c)
+{
+	if (c->pcb) {
+		tcp_arg(c->pcb, NULL);
+		tcp_recv(c->pcb, NULL); /* lwIP's default drops late data and closes on FIN */
+		tcp_err(c->pcb, NULL);
+		if (tcp_close(c->pcb) != ERR_OK)
+			tcp_abort(c->pcb);
+	}
+	if (c->rx)
+		pbuf_free(c->rx);
+	memset(c, 0, sizeof(*c));
+}
+
+static void log_failure(const struct conn *c, const char *why, u64 now)
+{
+	if (log_budget(now))
+		hv_log("netcon: handshake from %s failed: %s\n", c->peer, why);
+}
+
+static void finish_active(u64 now)
+{
+	struct conn *c = nc.active;
+	struct netcon_session *s = &nc.sess;
+	char why[128];
+	switch (s->end) {
+	case NETCON_END_HANDSHAKE:
+		log_failure(c, nc.tls ? tls_strerror(s->err, why, sizeof(why)) : "?", now);
+		break;
+	case NETCON_END_HANDSHAKE_TIMEOUT:
+		log_failure(c, "no handshake within " XSTR(NETCON_HANDSHAKE_S) " s", now);
+		break;
+	case NETCON_END_ERROR:
+		hv_log("netcon: %s: connection lost: %s\n", c->peer,
+		       nc.tls ? tls_strerror(s->err, why, sizeof(why)) : "transport error");
+		break;
+	default:
+		hv_log("netcon: %s disconnected: %s, %lu commands\n", c->peer, netcon_end_name(s->end),
+		       s->commands);
+	}
+	if (nc.tls_sess) {
+		if (s->opened_ns && c->pcb)
+			tls_close_notify(nc.tls_sess);
+		tls_session_free(nc.tls_sess);
+		nc.tls_sess = NULL;
+	}
+	release(c);
+	nc.active = NULL;
+}
+
+static struct conn *oldest_waiting(void)
+{
+	struct conn *best = NULL;
+	for (int i = 0; i < NETCON_SLOTS; i++) {
+		struct conn *c = &nc.conns[i];
+		if (c->used && c != nc.active && (!best || (int32_t)(c->seq - best->seq) < 0))
+			best = c;
+	}
+	return best;
+}
+
+/* Connections that gave up or waited too long leave the queue. */
+static void expire_waiting(u64 now)
+{
+	for (int i = 0; i < NETCON_SLOTS; i++) {
+		struct conn *c = &nc.conns[i];
+		if (!c->used || c == nc.active)
+			continue;
+		bool gave_up = c->failed || (c->peer_fin && !c->rx);
+		bool too_long = now - c->arrived_ns >= WAIT_NS;
+		if (too_long && !gave_up && log_budget(now))
+			hv_log("netcon: %s closed after waiting %llu s for the console\n", c->peer,
+			       WAIT_NS / 1000000000);
+		if (gave_up || too_long)
+			release(c);
+	}
+}
+
+static bool start_next(u64 now)
+{
+	struct conn *c = oldest_waiting();
+	if (!c)
+		return false;
+	struct netcon_transport io;
+	if (nc.tls) {
+		struct tls_pipe pipe = { .send = pipe_send, .recv = pipe_recv, .ctx = c };
+		nc.tls_sess = tls_session_new(&pipe);
+		if (!nc.tls_sess) {
+			hv_log("netcon: %s closed: out of TLS memory\n", c->peer);
+			release(c);
+			return false;
+		}
+		io = (struct netcon_transport){ tls_t_handshake, tls_t_read, tls_t_write, nc.tls_sess };
+	} else {
+		io = (struct netcon_transport){ NULL, pipe_recv, pipe_send, c };
+	}
+	nc.active = c;
+	nc.announced = false;
+	netcon_session_init(&nc.sess, &io, run_line, c, now);
+	return true;
+}
+
+void netcon_poll(void)
+{
+	if (!nc.listener)
+		return;
+	u64 now = arch_time_ns();
+	expire_waiting(now);
+	if (!nc.active && !start_next(now))
+		return;
+	if (!netcon_session_poll(&nc.sess, now)) {
+		finish_active(now);
+		return;
+	}
+	if (!nc.announced && nc.sess.state != NETCON_HANDSHAKE) {
+		nc.announced = true;
+		u64 us = (nc.sess.opened_ns - nc.sess.started_ns) / 1000;
+		if (nc.tls)
+			hv_log("netcon: %s connected (%s, handshake %lu.%03lu ms)\n", nc.active->peer,
+			       tls_ciphersuite(nc.tls_sess), us / 1000, us % 1000);
+		else
+			hv_log("netcon: %s connected (plain TCP)\n", nc.active->peer);
+	}
+}
+
+/* ---- start ---- */
+
+static int listen_on(u16 port)
+{
+	struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+	if (!pcb)
+		return ERR_MEM;
+	err_t e = tcp_bind(pcb, IP4_ADDR_ANY, port);
+	if (e != ERR_OK) {
+		tcp_abort(pcb);
+		return e;
+	}
+	struct tcp_pcb *l = tcp_listen_with_backlog_and_err(pcb, NETCON_SLOTS, &e);
+	if (!l) {
+		tcp_abort(pcb);
+		return e;
+	}
+	tcp_accept(l, on_accept);
+	nc.listener = l;
+	return ERR_OK;
+}
+
+void netcon_init(const struct hv_config *cfg)
+{
+	char why[160];
+	if (!cfg->netcon_plain && !cfg->netcon_psk_len)
+		return; /* no key, no console: nothing to say */
+	if (!net_up()) {
+		hv_printf("netcon: networking is off; the network console stays closed\n");
+		return;
+	}
+	if (cfg->netcon_plain) {
+		hv_printf("netcon: WARNING: netcon_plain: port %u has NO encryption and NO "
+			  "authentication:\n", cfg->netcon_port);
+		hv_printf("netcon: WARNING: anyone who reaches it controls Tern. For tests on a "
+			  "loopback network only.%s\n",
+			  cfg->netcon_psk_len ? " netcon_psk is ignored." : "");
+	} else if (tls_init(cfg->netcon_psk, cfg->netcon_psk_len, cfg->netcon_psk_id, why,
+			    sizeof(why))) {
+		hv_printf("netcon: the TLS console is not started: %s\n", why);
+		return;
+	}
+	nc.tls = !cfg->netcon_plain;
+	int e = listen_on(cfg->netcon_port);
+	if (e != ERR_OK) {
+		hv_printf("netcon: cannot listen on TCP port %u (lwIP error %d)\n", cfg->netcon_port, e);
+		return;
+	}
+	if (nc.tls)
+		hv_printf("netcon: TLS 1.2 PSK console on TCP port %u, identity '%s', entropy from %s\n",
+			  cfg->netcon_port, cfg->netcon_psk_id, tls_rng_name());
+	else
+		hv_printf("netcon: plain-text console on TCP port %u\n", cfg->netcon_port);
+}

@@ -1,0 +1,376 @@
+/*
+ * TLS 1.2 PSK server sessions for the network console, on mbedTLS built by
+ * scripts/build-mbedtls.sh with net/mbedtls/tern_mbedtls_config.h.
+ *
+ * Three things Tern supplies to mbedTLS: memory (a capped allocator, so a
+ * peer can never make TLS take more than TLS_MEM_CAP of Tern's heap),
+ * entropy (RDSEED, else RDRAND, straight from the CPU; with neither the
+ * console refuses to start rather than run on guessable keys) and the byte
+ * pipe (non-blocking callbacks from net/netcon.c).
+ * Context: service loop only; also builds on the host for loopback tests.
+ */
+#include <tern/tls.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/entropy_poll.h>
+#include <mbedtls/error.h>
+#include <mbedtls/platform.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One session's context, 16 KiB in and 4 KiB out buffers, the handshake's
+ * transient state and the key schedule fit in half of this. */
+#define TLS_MEM_CAP (128 * 1024)
+#define RDSEED_TRIES 128 /* RDSEED may underflow briefly under load (SDM Vol. 1 7.3.17.2) */
+#define RDRAND_TRIES 10  /* Intel's DRNG guide: 10 failures in a row mean a broken unit */
+
+/* What a pipe failure looks like to mbedTLS (it passes the code through). */
+#define TLS_ERR_PIPE (-0x0050)
+
+struct tls_session {
+	mbedtls_ssl_context ssl;
+	struct tls_pipe pipe;
+};
+
+enum hw_rng { HW_NONE, HW_RDRAND, HW_RDSEED };
+
+static struct {
+	bool ready;
+	enum hw_rng rng;
+	bool has_rdrand;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config conf;
+	size_t mem_used, mem_peak;
+} tls;
+
+static const int tls_suites[] = {
+	MBEDTLS_TLS_PSK_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_PSK_WITH_AES_256_GCM_SHA384,
+	0,
+};
+
+/* ---- memory: a size header in front of each block, a global cap ---- */
+
+struct mem_hdr {
+	size_t size;
+	size_t pad; /* keeps the payload 16-byte aligned */
+};
+
+static void *tls_calloc(size_t n, size_t size)
+{
+	if (size && n > (TLS_MEM_CAP / size))
+		return NULL;
+	size_t bytes = n * size;
+	if (bytes > TLS_MEM_CAP - tls.mem_used)
+		return NULL;
+	struct mem_hdr *h = calloc(1, sizeof(*h) + bytes);
+	if (!h)
+		return NULL;
+	h->size = bytes;
+	tls.mem_used += bytes;
+	if (tls.mem_used > tls.mem_peak)
+		tls.mem_peak = tls.mem_used;
+	return h + 1;
+}
+
+static void tls_free(void *p)
+{
+	if (!p)
+		return;
+	struct mem_hdr *h = (struct mem_hdr *)p - 1;
+	tls.mem_used -= h->size;
+	/* Key material and plaintext do not outlive their block. */
+	mbedtls_platform_zeroize(p, h->size);
+	free(h);
+}
+
+void tls_mem_stats(size_t *used, size_t *peak, size_t *cap)
+{
+	*used = tls.mem_used;
+	*peak = tls.mem_peak;
+	*cap = TLS_MEM_CAP;
+}
+
+/* ---- entropy: the CPU's DRNG, never a weaker fallback ---- */
+
+static void cpuid_regs(u32 leaf, u32 sub, u32 r[4])
+{
+	asm volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+static bool rdseed64(u64 *v)
+{
+	u8 ok;
+	asm volatile("rdseed %0; setc %1" : "=r"(*v), "=qm"(ok) : : "cc");
+	return ok;
+}
+
+static bool rdrand64(u64 *v)
+{
+	u8 ok;
+	asm volatile("rdrand %0; setc %1" : "=r"(*v), "=qm"(ok) : : "cc");
+	return ok;
+}
+
+static enum hw_rng probe_rng(void)
+{
+	u32 r[4];
+	cpuid_regs(0, 0, r);
+	u32 max_leaf = r[0];
+	cpuid_regs(1, 0, r);
+	tls.has_rdrand = r[2] & (1u << 30); /* CPUID.01H:ECX.RDRAND[30] */
+	if (max_leaf >= 7) {
+		cpuid_regs(7, 0, r);
+		if (r[1] & (1u << 18)) /* CPUID.(EAX=07H,ECX=0):EBX.RDSEED[18] */
+			return HW_RDSEED;
+	}
+	return tls.has_rdrand ? HW_RDRAND : HW_NONE;
+}
+
+/* One 64-bit word of hardware randomness; false if the unit keeps failing. */
+static bool hw_random64(u64 *v)
+{
+	if (tls.rng == HW_RDSEED) {
+		for (int i = 0; i < RDSEED_TRIES; i++) {
+			if (rdseed64(v))
+				return true;
+			asm volatile("pause");
+		}
+	}
+	if (tls.has_rdrand)
+		for (int i = 0; i < RDRAND_TRIES; i++)
+			if (rdrand64(v))
+				return true;
+	return false;
+}
+
+/* mbedTLS's hardware entropy hook (MBEDTLS_ENTROPY_HARDWARE_ALT). */
+int mbedtls_hardware_poll(void *data, unsigned char *output, size_t len, size_t *olen)
+{
+	*olen = 0;
+	if (tls.rng == HW_NONE)
+		return MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
+	while (*olen < len) {
+		u64 v;
+		if (!hw_random64(&v))
+			return MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
+		size_t n = MIN(sizeof(v), len - *olen);
+		memcpy(output + *olen, &v, n);
+		*olen += n;
+	}
+	return 0;
+}
+
+/*
+ * Some CPUs have shipped RDRAND units that report success with a constant
+ * (all ones after a suspend): refuse a source whose first words are equal.
+ */
+static bool rng_looks_alive(void)
+{
+	u64 first, v;
+	if (!hw_random64(&first))
+		return false;
+	for (int i = 0; i < 3; i++) {
+		if (!hw_random64(&v))
+			return false;
+		if (v != first)
+			return true;
+	}
+	return false;
+}
+
+const char *tls_rng_name(void)
+{
+	return tls.rng == HW_RDSEED ? "RDSEED" : tls.rng == HW_RDRAND ? "RDRAND" : "none";
+}
+
+/* ---- setup ---- */
+
+int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, size_t why_len)
+{
+	int rc;
+	if (tls.ready) {
+		snprintf(why, why_len, "TLS is already set up");
+		return -1;
+	}
+	if (!psk || !psk_len || !identity || !*identity) {
+		snprintf(why, why_len, "no pre-shared key or identity");
+		return -1;
+	}
+	tls.rng = probe_rng();
+	if (tls.rng == HW_NONE) {
+		snprintf(why, why_len, "this CPU has neither RDSEED nor RDRAND, and Tern has no other "
+			 "entropy source it trusts for keys");
+		return -1;
+	}
+	if (!rng_looks_alive()) {
+		snprintf(why, why_len, "the CPU's %s fails or returns constant values",
+			 tls.rng == HW_RDSEED ? "RDSEED/RDRAND" : "RDRAND");
+		return -1;
+	}
+	mbedtls_platform_set_calloc_free(tls_calloc, tls_free);
+	mbedtls_entropy_init(&tls.entropy); /* adds mbedtls_hardware_poll as a strong source */
+	mbedtls_ctr_drbg_init(&tls.drbg);
+	mbedtls_ssl_config_init(&tls.conf);
+	static const char pers[] = "tern netcon";
+	rc = mbedtls_ctr_drbg_seed(&tls.drbg, mbedtls_entropy_func, &tls.entropy,
+				   (const unsigned char *)pers, sizeof(pers) - 1);
+	if (rc)
+		goto fail;
+	rc = mbedtls_ssl_config_defaults(&tls.conf, MBEDTLS_SSL_IS_SERVER,
+					 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+	if (rc)
+		goto fail;
+	mbedtls_ssl_conf_min_version(&tls.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(&tls.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(&tls.conf, tls_suites);
+	mbedtls_ssl_conf_rng(&tls.conf, mbedtls_ctr_drbg_random, &tls.drbg);
+	rc = mbedtls_ssl_conf_psk(&tls.conf, psk, psk_len, (const unsigned char *)identity,
+				  strlen(identity));
+	if (rc)
+		goto fail;
+	tls.ready = true;
+	return 0;
+fail:
+	tls_strerror(rc, why, why_len);
+	mbedtls_ssl_config_free(&tls.conf);
+	mbedtls_ctr_drbg_free(&tls.drbg);
+	mbedtls_entropy_free(&tls.entropy);
+	return -1;
+}
+
+/* ---- sessions ---- */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct tls_session *s = ctx;
+	long n = s->pipe.send(s->pipe.ctx, buf, MIN(len, (size_t)INT32_MAX));
+	if (n > 0)
+		return (int)n;
+	return n == 0 ? MBEDTLS_ERR_SSL_WANT_WRITE : TLS_ERR_PIPE;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct tls_session *s = ctx;
+	long n = s->pipe.recv(s->pipe.ctx, buf, MIN(len, (size_t)INT32_MAX));
+	if (n > 0)
+		return (int)n;
+	return n == 0 ? MBEDTLS_ERR_SSL_WANT_READ : 0; /* 0: end of stream for mbedTLS */
+}
+
+struct tls_session *tls_session_new(const struct tls_pipe *pipe)
+{
+	if (!tls.ready || !pipe || !pipe->send || !pipe->recv)
+		return NULL;
+	struct tls_session *s = tls_calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->pipe = *pipe;
+	mbedtls_ssl_init(&s->ssl);
+	if (mbedtls_ssl_setup(&s->ssl, &tls.conf)) {
+		tls_session_free(s);
+		return NULL;
+	}
+	mbedtls_ssl_set_bio(&s->ssl, s, bio_send, bio_recv, NULL);
+	return s;
+}
+
+void tls_session_free(struct tls_session *s)
+{
+	if (!s)
+		return;
+	mbedtls_ssl_free(&s->ssl);
+	tls_free(s);
+}
+
+static bool want_io(int rc)
+{
+	return rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE;
+}
+
+int tls_handshake(struct tls_session *s)
+{
+	int rc = mbedtls_ssl_handshake(&s->ssl);
+	if (want_io(rc))
+		return TLS_AGAIN;
+	return rc;
+}
+
+long tls_read(struct tls_session *s, void *buf, size_t len)
+{
+	int rc = mbedtls_ssl_read(&s->ssl, buf, MIN(len, (size_t)INT32_MAX));
+	if (rc > 0)
+		return rc;
+	if (want_io(rc))
+		return 0;
+	if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF)
+		return TLS_CLOSED;
+	return rc;
+}
+
+long tls_write(struct tls_session *s, const void *buf, size_t len)
+{
+	/* One record at most; the same (buf, len) yields the same cut on a retry. */
+	int rc = mbedtls_ssl_write(&s->ssl, buf, MIN(len, (size_t)MBEDTLS_SSL_OUT_CONTENT_LEN));
+	if (rc > 0)
+		return rc;
+	if (want_io(rc))
+		return 0;
+	return rc ? rc : TLS_ERR_PIPE;
+}
+
+void tls_close_notify(struct tls_session *s)
+{
+	mbedtls_ssl_close_notify(&s->ssl);
+}
+
+const char *tls_ciphersuite(const struct tls_session *s)
+{
+	return mbedtls_ssl_get_ciphersuite(&s->ssl);
+}
+
+const char *tls_strerror(long err, char *buf, size_t len)
+{
+	const char *plain = NULL;
+	switch (err) {
+	case TLS_CLOSED:
+	case MBEDTLS_ERR_SSL_CONN_EOF:
+		plain = "the peer closed the connection";
+		break;
+	case TLS_ERR_PIPE:
+		plain = "the connection was lost";
+		break;
+	case MBEDTLS_ERR_SSL_INVALID_MAC:
+		plain = "wrong key (the peer's Finished message does not verify)";
+		break;
+	case MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY:
+		plain = "unknown PSK identity";
+		break;
+	case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
+		plain = "no common ciphersuite (Tern offers PSK with AES-GCM only)";
+		break;
+	case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+		plain = "unsupported protocol version (Tern speaks TLS 1.2 only)";
+		break;
+	case MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO:
+	case MBEDTLS_ERR_SSL_INVALID_RECORD:
+		plain = "not a TLS 1.2 client (no valid ClientHello)";
+		break;
+	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+		plain = "out of TLS memory";
+		break;
+	}
+	if (plain) {
+		snprintf(buf, len, "%s", plain);
+		return buf;
+	}
+	char detail[96];
+	mbedtls_strerror((int)err, detail, sizeof(detail));
+	snprintf(buf, len, "%s (-0x%04lx)", detail, (unsigned long)-err);
+	return buf;
+}
