@@ -150,6 +150,25 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 	}
 }
 
+void cmdline_redact(const char *cmdline, char *out, size_t out_len)
+{
+	static const char secret[] = "netcon_psk=";
+	size_t o = 0;
+	if (!out_len)
+		return;
+	for (const char *p = cmdline; *p && o + 1 < out_len;) {
+		bool word_start = p == cmdline || p[-1] == ' ' || p[-1] == '\t';
+		if (word_start && !strncmp(p, secret, sizeof(secret) - 1)) {
+			int n = snprintf(out + o, out_len - o, "%s<hidden>", secret);
+			o = MIN(o + (size_t)(n > 0 ? n : 0), out_len - 1);
+			p += strcspn(p, " \t");
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	out[o] = '\0';
+}
+
 int cmdline_parse(const char *cmdline, struct hv_config *cfg,
 		  void (*warn)(void *ctx, const char *msg), void *ctx)
 {

@@ -75,7 +75,9 @@ void hv_main(struct boot_info *bi)
 	arch_cpu_init();
 	hv_boot_path = bi->source == BOOT_SRC_UEFI ? "UEFI" : "multiboot2 (GRUB)";
 	hv_printf("tern: Tern hypervisor, booted via %s\n", hv_boot_path);
-	hv_printf("tern: command line: '%s'\n", bi->cmdline);
+	char shown[BOOT_CMDLINE_LEN];
+	cmdline_redact(bi->cmdline, shown, sizeof(shown));
+	hv_printf("tern: command line: '%s'\n", shown);
 	cmdline_parse(bi->cmdline, &config, config_warning, NULL);
 	acpi_rsdp = bi->acpi_rsdp;
 	efi_runtime = bi->efi_runtime;

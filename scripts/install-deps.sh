@@ -10,7 +10,8 @@ PKGS=(build-essential gcc binutils make python3 gnu-efi
       bochs bochsbios vgabios bximage
       grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools dosfstools
       ovmf qemu-system-x86 newlib-source
-      clang lld libclang-rt-14-dev libmbedtls-dev)
+      clang lld libclang-rt-14-dev libmbedtls-dev
+      iproute2 iputils-ping openssl)
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)

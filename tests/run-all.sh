@@ -43,6 +43,10 @@ elif [ $build_ok -eq 0 ]; then
     echo "==== guest: SKIPPED (the build failed)"
 else
     stage guest python3 tests/harness/guest_tests.py --build "$BUILD"
+    # Network: QEMU with a Linux peer in a namespace, two Terns over bxhub,
+    # the TLS console (needs root for namespaces and tap devices).
+    stage net python3 tests/harness/net_tests.py --build "$BUILD"
+    stage netcon python3 tests/harness/netcon_tests.py --build "$BUILD"
 fi
 
 echo "$total_pass passed, $total_fail failed"

@@ -260,9 +260,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		uefi_call_wrapper(root->Close, 1, root);
 	if (EFI_ERROR(st))
 		return st;
-	log_str(LOG_SERIAL, "tern-efi: cmdline \"");
-	log_str(LOG_SERIAL, bi->cmdline);
-	log_str(LOG_SERIAL, "\"\n");
+	/* The core prints the command line with secrets (netcon_psk=) hidden. */
+	log_str(LOG_SERIAL, bi->cmdline[0] ? "tern-efi: tern.cfg read\n" : "tern-efi: empty command line\n");
 	log_range("guest module", bi->modules[0].base, bi->modules[0].len);
 
 	st = load_tern_elf(tern_elf_start, (u64)(tern_elf_end - tern_elf_start), &img);

@@ -29,6 +29,12 @@ struct hv_config {
 	bool netcon_plain;       /* "netcon_plain": unencrypted console, tests only */
 };
 
+/*
+ * Copy cmdline to out (out_len bytes, always terminated) with the value of
+ * every secret option (netcon_psk=) replaced by "<hidden>", for logging.
+ */
+void cmdline_redact(const char *cmdline, char *out, size_t out_len);
+
 /* "A.B.C.D" -> host-order address; -1 on syntax error. */
 int parse_ipv4(const char *s, u32 *out);
 

@@ -371,3 +371,28 @@ TEST(parse_ipv4_edges)
 	CHECK_EQ(parse_ipv4("", &a), -1);
 	CHECK_EQ(parse_ipv4("1..2.3", &a), -1);
 }
+
+TEST(redact_hides_only_the_psk_value)
+{
+	char out[128];
+	cmdline_redact("guest=demo netcon_psk=00ff10ab netcon_psk_id=ops", out, sizeof(out));
+	CHECK_STR_EQ(out, "guest=demo netcon_psk=<hidden> netcon_psk_id=ops");
+	cmdline_redact("netcon_psk=abcd", out, sizeof(out));
+	CHECK_STR_EQ(out, "netcon_psk=<hidden>");
+	cmdline_redact("xnetcon_psk=abcd", out, sizeof(out)); /* not the option: shown */
+	CHECK_STR_EQ(out, "xnetcon_psk=abcd");
+	cmdline_redact("", out, sizeof(out));
+	CHECK_STR_EQ(out, "");
+}
+
+TEST(redact_never_overruns_a_small_buffer)
+{
+	char out[8];
+	cmdline_redact("netcon_psk=abcd guest=x", out, sizeof(out));
+	CHECK_EQ(strlen(out), 7);
+	CHECK(strncmp(out, "netcon_", 7) == 0);
+	cmdline_redact("guest=demonstration", out, sizeof(out));
+	CHECK_STR_EQ(out, "guest=d");
+	cmdline_redact("anything", out, 1);
+	CHECK_STR_EQ(out, "");
+}
