@@ -40,13 +40,13 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import ROOT, Machine, MachineError, grub_test_cfg  # noqa: E402
+from suite import CaseFailed, Suite, check  # noqa: E402
 
 BOOT_TIMEOUT = 180
 CONSOLE_TIMEOUT = 60
@@ -265,15 +265,6 @@ def peer_main(argv: list[str]) -> int:
 
 # ---- the harness side ----
 
-class CaseFailed(Exception):
-    pass
-
-
-def check(cond: bool, reason: str) -> None:
-    if not cond:
-        raise CaseFailed(reason)
-
-
 class Netns:
     """A network namespace of our own; deleted on exit whatever happened."""
 
@@ -332,41 +323,11 @@ def wait_ready(p: subprocess.Popen, timeout: float = 20) -> None:
         raise CaseFailed(f"the Linux sink said {line!r}: {p.stderr.read()[-300:]}")
 
 
-class Runner:
+class Runner(Suite):
     def __init__(self, build: Path, nbytes: int, bochs_bytes: int, verbose: bool):
-        self.build = build
+        super().__init__("net", build, verbose)
         self.nbytes = nbytes
         self.bochs_bytes = bochs_bytes
-        self.verbose = verbose
-        self.log_dir = build / "test-logs"
-        self.scratch = Path(tempfile.mkdtemp(prefix="tern-net-tests-"))
-        self.passed = self.failed = 0
-        self.figures: list[str] = []
-
-    def case(self, name: str, fn, *args) -> bool:
-        t0 = time.monotonic()
-        try:
-            note = fn(*args) or ""
-            ok, reason = True, ""
-        except (CaseFailed, MachineError) as e:
-            # -v: a MachineError's text includes the end of the serial transcript
-            ok, note = False, ""
-            reason = str(e) if self.verbose else getattr(e, "reason", None) or str(e)
-        except Exception as e:  # a harness bug is this case's failure
-            ok, reason, note = False, f"harness error: {type(e).__name__}: {e}", ""
-        secs = time.monotonic() - t0
-        if ok:
-            self.passed += 1
-            print(f"PASS {name} ({secs:.1f}s){': ' + note if note else ''}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {reason}", flush=True)
-        return ok
-
-    def fail_all(self, names: list[str], reason: str) -> None:
-        for n in names:
-            self.failed += 1
-            print(f"FAIL {n}: {reason}", flush=True)
 
     # ---- QEMU + namespace ----
 
@@ -703,24 +664,8 @@ def main() -> int:
             print("net: 0 passed, 1 failed")
             return 1
     r = Runner(build, args.bytes, args.bochs_bytes, args.verbose)
-    try:
-        configs = args.config or ["qemu", "dhcp", "bochs"]
-        if "qemu" in configs:
-            r.run_qemu()
-        if "dhcp" in configs:
-            r.run_dhcp()
-        if "bochs" in configs:
-            r.run_bochs()
-    except KeyboardInterrupt:
-        print("net: interrupted")
-        return 1
-    finally:
-        shutil.rmtree(r.scratch, ignore_errors=True)
-    for f in r.figures:
-        print(f"  {f}")
-    print(f"net: {r.passed} passed, {r.failed} failed")
-    return 1 if r.failed else 0
-
+    return r.run({"qemu": r.run_qemu, "dhcp": r.run_dhcp, "bochs": r.run_bochs},
+                 args.config or ["qemu", "dhcp", "bochs"])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,7 +33,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import ROOT, Machine, MachineError, free_port, grub_test_cfg  # noqa: E402
+from suite import CaseFailed, Suite, check  # noqa: E402
 
 BOOT_TIMEOUT = 180
 KEY = "5eed" * 8                 # 16-byte test key
@@ -50,53 +50,14 @@ SERIAL_SLOW = 10.0               # a serial answer slower than this counts as bl
 HANDSHAKE_FAIL_RX = r"^netcon: handshake from 10\.0\.2\.2 failed: (?P<why>.*)\n"
 
 
-class CaseFailed(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(reason)
-
-
-def check(cond: bool, reason: str) -> None:
-    if not cond:
-        raise CaseFailed(reason)
-
-
-class Runner:
+class Runner(Suite):
     def __init__(self, build: Path, verbose: bool):
-        self.build = build
-        self.verbose = verbose
-        self.log_dir = build / "test-logs"
-        self.scratch = Path(tempfile.mkdtemp(prefix="tern-netcon-tests-"))
-        self.passed = self.failed = 0
-        self.figures: list[str] = []
+        super().__init__("netcon", build, verbose)
         self.key_file = self.scratch / "key.hex"
         self.key_file.write_text(KEY + "\n")
         self.bad_key_file = self.scratch / "bad.hex"
         self.bad_key_file.write_text("0badc0de" * 4 + "\n")
         self.port = 0
-
-    def case(self, name: str, fn, *args) -> bool:
-        t0 = time.monotonic()
-        try:
-            note = fn(*args) or ""
-            ok, reason = True, ""
-        except (CaseFailed, MachineError) as e:
-            ok, reason, note = False, getattr(e, "reason", None) or str(e), ""
-        except Exception as e:  # a harness bug is this case's failure
-            ok, reason, note = False, f"harness error: {type(e).__name__}: {e}", ""
-        secs = time.monotonic() - t0
-        if ok:
-            self.passed += 1
-            print(f"PASS {name} ({secs:.1f}s){': ' + note if note else ''}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {reason}", flush=True)
-        return ok
-
-    def fail_all(self, names: list[str], reason: str) -> None:
-        for n in names:
-            self.failed += 1
-            print(f"FAIL {n}: {reason}", flush=True)
 
     # ---- helpers ----
 
@@ -511,26 +472,8 @@ def main() -> int:
         print("netcon: 0 passed, 1 failed")
         return 1
     r = Runner(build, args.verbose)
-    try:
-        boots = args.boot or ["tls", "noentropy", "plain", "bochs"]
-        if "tls" in boots:
-            r.run_tls()
-        if "noentropy" in boots:
-            r.run_noentropy()
-        if "plain" in boots:
-            r.run_plain()
-        if "bochs" in boots:
-            r.run_bochs()
-    except KeyboardInterrupt:
-        print("netcon: interrupted")
-        return 1
-    finally:
-        shutil.rmtree(r.scratch, ignore_errors=True)
-    for f in r.figures:
-        print(f"  {f}")
-    print(f"netcon: {r.passed} passed, {r.failed} failed")
-    return 1 if r.failed else 0
-
+    return r.run({"tls": r.run_tls, "noentropy": r.run_noentropy, "plain": r.run_plain,
+                  "bochs": r.run_bochs}, args.boot or ["tls", "noentropy", "plain", "bochs"])
 
 if __name__ == "__main__":
     sys.exit(main())
