@@ -143,6 +143,14 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(PURE_SRCS)
 unit-test: $(UNIT_TESTS)
 	bash tests/run-unit.sh $(UNIT_TESTS)
 
+# ---- fuzzing on the host (libFuzzer + ASan/UBSan, clang): tests/fuzz/run.sh
+# builds the targets into $(BUILD)/fuzz and runs each; make test runs the smoke ----
+.PHONY: fuzz-smoke
+fuzz: | $(DEPS_STAMP)
+	bash tests/fuzz/run.sh long
+fuzz-smoke: | $(DEPS_STAMP)
+	bash tests/fuzz/run.sh smoke
+
 guest-test: all
 	$(PYTHON) tests/harness/guest_tests.py --build $(BUILD)
 

@@ -46,15 +46,18 @@ int parse_ipv4(const char *s, u32 *out)
 	return 0;
 }
 
+/* Writes *addr and *prefix only when the whole value is valid. */
 static int parse_ip_prefix(char *val, u32 *addr, u8 *prefix)
 {
 	char *slash = strchr(val, '/');
+	u32 a;
 	if (!slash)
 		return -1;
 	*slash = '\0';
 	s64 p = parse_size(slash + 1);
-	if (p < 1 || p > 32 || parse_ipv4(val, addr) || !*addr)
+	if (p < 1 || p > 32 || parse_ipv4(val, &a) || !a)
 		return -1;
+	*addr = a;
 	*prefix = (u8)p;
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include "lwip/ip4_addr.h"
 #include "lwip/tcp.h"
+#include "lwip/timeouts.h"
 
 #define SINK_PORT 5001
 #define SINK_CONNS 4
@@ -45,6 +46,7 @@ static struct {
 	u64 total, queued, acked;
 	u64 start_ns;
 	u32 idle_s;
+	bool finishing;           /* the outcome is reported; the close is pending */
 	u8 chunk[SEND_CHUNK];
 } snd;
 
@@ -224,16 +226,43 @@ static err_t send_more(struct tcp_pcb *pcb)
 	return tcp_output(pcb);
 }
 
+/*
+ * lwIP 2.1.3 loses the data of the segment it is processing when a sent
+ * callback closes or aborts its pcb (tcp_input jumps to 'aborted' without
+ * freeing it): one pool buffer per stream whose last ACK carries data. So
+ * the stream is finished from a timer, outside the callback. why: NULL for
+ * a completed stream (close), else the reason to abort.
+ */
+static void send_finish(void *why)
+{
+	if (!snd.pcb)
+		return; /* reset meanwhile; send_err saw snd.finishing and kept quiet */
+	if (why)
+		send_abort(snd.pcb, why);
+	else
+		send_close();
+}
+
+static void send_finish_later(const char *why)
+{
+	if (snd.finishing)
+		return;
+	snd.finishing = true;
+	if (!why)
+		send_done(NULL);
+	sys_timeout(0, send_finish, (void *)why);
+}
+
 static err_t send_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	snd.acked += len;
 	snd.idle_s = 0;
-	if (snd.acked >= snd.total) {
-		send_done(NULL);
-		return send_close();
-	}
-	if (send_more(pcb) != ERR_OK)
-		return send_abort(pcb, "send failed");
+	if (snd.finishing)
+		return ERR_OK;
+	if (snd.acked >= snd.total)
+		send_finish_later(NULL);
+	else if (send_more(pcb) != ERR_OK)
+		send_finish_later("send failed");
 	return ERR_OK;
 }
 
@@ -250,13 +279,15 @@ static err_t send_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
 static void send_err(void *arg, err_t err)
 {
 	snd.pcb = NULL;
+	if (snd.finishing)
+		return; /* the outcome was reported already */
 	send_done(err == ERR_RST ? (snd.start_ns ? "reset by the peer" : "connection refused")
 				 : "connection aborted");
 }
 
 static err_t send_poll(void *arg, struct tcp_pcb *pcb)
 {
-	if (++snd.idle_s < SEND_IDLE_S)
+	if (snd.finishing || ++snd.idle_s < SEND_IDLE_S)
 		return ERR_OK;
 	return send_abort(pcb, snd.start_ns ? "no progress, aborted" : "connect timed out");
 }
@@ -302,6 +333,7 @@ void net_send(const char *addr, const char *port_str, const char *bytes_str)
 	snd.total = (u64)bytes;
 	snd.queued = snd.acked = 0;
 	snd.start_ns = 0;
+	snd.finishing = false;
 	snd.idle_s = 0;
 	char ip[16];
 	ip4addr_ntoa_r(ip_2_ip4(&dst), ip, sizeof(ip));

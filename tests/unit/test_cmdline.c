@@ -396,3 +396,12 @@ TEST(redact_never_overruns_a_small_buffer)
 	cmdline_redact("anything", out, 1);
 	CHECK_STR_EQ(out, "");
 }
+
+TEST(a_bad_ip_after_a_good_one_changes_nothing)
+{
+	struct hv_config c;
+	char line[] = "ip=10.0.0.1/24 ip=0.0.0.0/24 ip=10.0.0.9/33";
+	CHECK_EQ(cmdline_parse(line, &c, NULL, NULL), 2);
+	CHECK_EQ(c.ip_addr, 0x0a000001);
+	CHECK_EQ(c.ip_prefix, 24);
+}
