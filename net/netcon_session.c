@@ -26,7 +26,7 @@ void netcon_session_init(struct netcon_session *s, const struct netcon_transport
 	s->run = run;
 	s->run_ctx = run_ctx;
 	s->state = NETCON_HANDSHAKE;
-	s->started_ns = now_ns;
+	s->started_ns = s->stall_since_ns = now_ns;
 	con_line_init(&s->line);
 }
 
@@ -190,6 +190,14 @@ bool netcon_session_poll(struct netcon_session *s, u64 now)
 			return end_session(s, s->end, 0);
 		return true;
 	}
+	/* A client that stops taking its answers (gone, or flooding without
+	 * reading) must not keep the console from the next one. */
+	if (!pending || s->bytes_out != s->stall_bytes) {
+		s->stall_bytes = s->bytes_out;
+		s->stall_since_ns = now;
+	} else if (now - s->stall_since_ns >= NETCON_STALL_NS) {
+		return end_session(s, NETCON_END_STALLED, 0);
+	}
 	if (now - s->last_line_ns >= NETCON_IDLE_NS) {
 		if (pending) /* not even reading its answers: no farewell either */
 			return end_session(s, NETCON_END_IDLE, 0);
@@ -218,6 +226,8 @@ const char *netcon_end_name(enum netcon_end end)
 		return "handshake timed out";
 	case NETCON_END_IDLE:
 		return "idle timeout";
+	case NETCON_END_STALLED:
+		return "stopped reading its answers";
 	case NETCON_END_ERROR:
 		return "connection error";
 	}

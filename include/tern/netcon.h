@@ -38,6 +38,7 @@ void netcon_poll(void);
 #define NETCON_HANDSHAKE_NS (NETCON_HANDSHAKE_S * 1000000000ULL)
 #define NETCON_IDLE_NS (300ULL * 1000000000)  /* no complete line for 5 minutes */
 #define NETCON_FAREWELL_NS (5ULL * 1000000000) /* time to deliver a last message */
+#define NETCON_STALL_NS (10ULL * 1000000000)   /* an answer that makes no progress */
 #define NETCON_GREETING "Tern network console; type 'help', 'quit' to leave\n"
 
 /*
@@ -68,6 +69,7 @@ enum netcon_end {
 	NETCON_END_HANDSHAKE,         /* the handshake failed: err */
 	NETCON_END_HANDSHAKE_TIMEOUT, /* no handshake within NETCON_HANDSHAKE_NS */
 	NETCON_END_IDLE,              /* no command for NETCON_IDLE_NS */
+	NETCON_END_STALLED,           /* took no answer bytes for NETCON_STALL_NS */
 	NETCON_END_ERROR,             /* the transport failed: err */
 };
 
@@ -87,6 +89,7 @@ struct netcon_session {
 	u32 out_inflight;         /* length of a write the transport asked to repeat */
 	bool out_truncated;
 	u64 commands, bytes_in, bytes_out;
+	u64 stall_since_ns, stall_bytes; /* answer progress, for NETCON_STALL_NS */
 };
 
 void netcon_session_init(struct netcon_session *s, const struct netcon_transport *io,

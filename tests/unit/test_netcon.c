@@ -295,7 +295,7 @@ TEST(idle_timer_counts_lines_not_bytes)
 	CHECK_EQ(s.end, NETCON_END_IDLE);
 }
 
-TEST(idle_with_stuck_answer_ends_without_farewell)
+TEST(stuck_answer_ends_as_stalled_without_farewell)
 {
 	start("a\n");
 	poll_n(1, 0);
@@ -305,7 +305,36 @@ TEST(idle_with_stuck_answer_ends_without_farewell)
 	f.in_pos = 0;
 	poll_n(1, 1); /* runs b; its answer is stuck */
 	CHECK(!netcon_session_poll(&s, NETCON_IDLE_NS + 1));
-	CHECK_EQ(s.end, NETCON_END_IDLE);
+	CHECK_EQ(s.end, NETCON_END_STALLED);
+}
+
+TEST(stall_timeout_counts_from_the_last_progress)
+{
+	start("a\n");
+	poll_n(1, 0);
+	f.room = 0;
+	f.in = "b\n";
+	f.in_len = 2;
+	f.in_pos = 0;
+	poll_n(1, 1);                                   /* b's answer is stuck from t=1 */
+	CHECK(netcon_session_poll(&s, NETCON_STALL_NS)); /* 1 ns short */
+	f.room = 1;                                      /* one byte goes out: progress */
+	CHECK(netcon_session_poll(&s, NETCON_STALL_NS + 5));
+	f.room = 0;
+	CHECK(netcon_session_poll(&s, 2 * NETCON_STALL_NS + 4));
+	CHECK(!netcon_session_poll(&s, 2 * NETCON_STALL_NS + 5));
+	CHECK_EQ(s.end, NETCON_END_STALLED);
+}
+
+TEST(a_late_first_answer_is_not_a_stall)
+{
+	u64 t = 3 * NETCON_STALL_NS; /* the session starts long after boot */
+	start("a\n");
+	netcon_session_init(&s, &fake_io, fake_run, NULL, t);
+	f.room = 0;
+	CHECK(netcon_session_poll(&s, t + 1));
+	CHECK(netcon_session_poll(&s, t + 2));
+	CHECK_EQ(s.end, NETCON_END_NONE);
 }
 
 TEST(quit_and_exit_close)
