@@ -17,24 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(c)                                                                    \
-	do {                                                                        \
-		if (!(c)) {                                                         \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-				__LINE__, #c);                                      \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
+#include "fuzz.h"
 
 #define MAX_LEN 2048
 #define SECRET "netcon_psk="
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-const char *seed_dir(void);
-void seed_add(const void *data, size_t len);
-void seed_dict(const void *word, size_t len);
 
 static void warn(void *ctx, const char *msg)
 {
@@ -195,9 +181,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	if (!seed_dir())
 		return 0;
-	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
-		seed_add(seeds[i], strlen(seeds[i]));
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		seed_dict(words[i], strlen(words[i]));
+	seed_add_strings(seeds, sizeof(seeds) / sizeof(seeds[0]));
+	seed_dict_strings(words, sizeof(words) / sizeof(words[0]));
 	exit(0);
 }

@@ -15,21 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(c)                                                                    \
-	do {                                                                        \
-		if (!(c)) {                                                         \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-				__LINE__, #c);                                      \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-const char *seed_dir(void);
-void seed_add(const void *data, size_t len);
-void seed_dict(const void *word, size_t len);
+#include "fuzz.h"
 
 static void check_parse(const char *buf, unsigned nth)
 {
@@ -118,8 +104,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	if (!seed_dir())
 		return 0;
-	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
-		seed_add(seeds[i], strlen(seeds[i]));
+	seed_add_strings(seeds, sizeof(seeds) / sizeof(seeds[0]));
 	for (int i = 0; i < CON_NR_CMDS; i++) {
 		const char *name = con_commands[i].name, *sp = strchr(name, ' ');
 		seed_dict(name, strlen(name));
@@ -127,7 +112,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			seed_dict(sp + 1, strlen(sp + 1));
 	}
 	static const char *const words[] = { "auto", "pml", "wp", "\r\n", "\x7f" };
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		seed_dict(words[i], strlen(words[i]));
+	seed_dict_strings(words, sizeof(words) / sizeof(words[0]));
 	exit(0);
 }

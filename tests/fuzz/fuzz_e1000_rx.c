@@ -25,26 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(c)                                                                    \
-	do {                                                                        \
-		if (!(c)) {                                                         \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-				__LINE__, #c);                                      \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
+#include "fuzz.h"
 
 #define RX_PHYS 0x40000000ULL
 #define TX_PHYS 0x80000000ULL
 #define MAX_RING 64
 #define FIFO 1024
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-const char *seed_dir(void);
-void seed_add(const void *data, size_t len);
-void seed_dict(const void *word, size_t len);
 
 /* The input, read from the front; zeros once it is used up. */
 static const u8 *in;

@@ -17,6 +17,7 @@
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #include <sanitizer/asan_interface.h>
+#include "fuzz.h"
 #endif
 #endif
 #ifndef ASAN_POISON_MEMORY_REGION
@@ -24,25 +25,10 @@
 #define ASAN_UNPOISON_MEMORY_REGION(a, n) ((void)(a), (void)(n))
 #endif
 
-#define CHECK(c)                                                                    \
-	do {                                                                        \
-		if (!(c)) {                                                         \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-				__LINE__, #c);                                      \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
-
 #define GUARD 4096
 #define RAM_MAX 0x40000
 #define FILL 0xcc
 #define GUARD_FILL 0xee
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-const char *seed_dir(void);
-void seed_add(const void *data, size_t len);
-void seed_dict(const void *word, size_t len);
 
 static u8 block[GUARD + RAM_MAX + GUARD];
 static u8 ref[RAM_MAX];

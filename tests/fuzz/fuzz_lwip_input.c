@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz.h"
 #include "lwip/dhcp.h"
 #include "lwip/etharp.h"
 #include "lwip/memp.h"
@@ -41,21 +42,6 @@
 #include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "lwip_hooks.h"
-
-#define CHECK(c)                                                                    \
-	do {                                                                        \
-		if (!(c)) {                                                         \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-				__LINE__, #c);                                      \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-const char *seed_dir(void);
-void seed_add(const void *data, size_t len);
-void seed_dict(const void *word, size_t len);
 
 #define SEC 1000000000ULL
 #define RING 256

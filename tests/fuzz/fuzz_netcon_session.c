@@ -19,23 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(c)                                                                    \
-	do {                                                                        \
-		if (!(c)) {                                                         \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-				__LINE__, #c);                                      \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
+#include "fuzz.h"
 
 #define SEC 1000000000ULL
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-const char *seed_dir(void);
-void seed_add(const void *data, size_t len);
-void seed_dict(const void *word, size_t len);
 
 static struct netcon_session s;
 
@@ -211,7 +197,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	add("\x08", 1, "help\n");
 	add("\x01\x06\x01\x06", 4, "help\n");
 	static const char *const words[] = { "quit", "exit", "help", "info registers", "\r\n" };
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		seed_dict(words[i], strlen(words[i]));
+	seed_dict_strings(words, sizeof(words) / sizeof(words[0]));
 	exit(0);
 }

@@ -98,7 +98,7 @@ build() {
         objs=("$OUT"/lwip/*.o)
     fi
     # shellcheck disable=SC2086
-    if stale "$OUT/$t" "tests/fuzz/$src" tests/fuzz/seed_util.c $tern include net/include \
+    if stale "$OUT/$t" "tests/fuzz/$src" tests/fuzz/seed_util.c tests/fuzz/fuzz.h $tern include net/include \
             "$SELF" "${objs[@]}"; then
         # shellcheck disable=SC2086
         $CC $flags $SAN "tests/fuzz/$src" tests/fuzz/seed_util.c $tern "${objs[@]}" \

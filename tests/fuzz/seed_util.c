@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *seed_dir(void);
-void seed_add(const void *data, size_t len);
-void seed_dict(const void *word, size_t len);
+#include "fuzz.h"
 
 const char *seed_dir(void)
 {
@@ -52,4 +50,16 @@ void seed_dict(const void *word, size_t len)
 		fprintf(f, "\\x%02x", ((const unsigned char *)word)[i]);
 	fputs("\"\n", f);
 	fclose(f);
+}
+
+void seed_add_strings(const char *const *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		seed_add(s[i], strlen(s[i]));
+}
+
+void seed_dict_strings(const char *const *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		seed_dict(s[i], strlen(s[i]));
 }
