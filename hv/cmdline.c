@@ -3,6 +3,7 @@
  * spaces; each is key or key=value. Every problem becomes a warning.
  */
 #include <tern/cmdline.h>
+#include <tern/dirty.h>
 #include <string.h>
 #include <stdio.h>
 
@@ -111,15 +112,11 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 		else
 			strcpy(cfg->guest, val);
 	} else if (!strcmp(word, "dirty")) {
-		/* Same spelling as the console's dirty_log_mode (tern/dirty.h order). */
-		if (val && !strcmp(val, "auto"))
-			cfg->dirty_mode = 0;
-		else if (val && !strcmp(val, "wp"))
-			cfg->dirty_mode = 1;
-		else if (val && !strcmp(val, "pml"))
-			cfg->dirty_mode = 2;
-		else
+		int mode = val ? dirty_mode_parse(val) : -1;
+		if (mode < 0)
 			warnf(warn, ctx, n, "dirty=%s: want auto, pml or wp", val ? val : "");
+		else
+			cfg->dirty_mode = (enum dirty_mode)mode;
 	} else if (!strcmp(word, "ip")) {
 		if (val && !strcmp(val, "dhcp"))
 			cfg->net_dhcp = true;

@@ -10,16 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *dirty_mode_name(enum dirty_mode m)
-{
-	switch (m) {
-	case DIRTY_AUTO: return "auto";
-	case DIRTY_WP: return "write-protect";
-	case DIRTY_PML: return "pml";
-	}
-	return "?";
-}
-
 int dirty_log_start(struct vm *vm)
 {
 	struct dirty_log *d = &vm->dirty;
@@ -108,17 +98,6 @@ void dirty_log_stop(struct vm *vm)
 		return;
 	arch_dirty_stop(vm);
 	d->active = false;
-}
-
-int dirty_mode_parse(const char *s)
-{
-	if (!strcmp(s, "auto"))
-		return DIRTY_AUTO;
-	if (!strcmp(s, "pml"))
-		return DIRTY_PML;
-	if (!strcmp(s, "wp"))
-		return DIRTY_WP;
-	return -1;
 }
 
 int dirty_rate_start(struct vm *vm, u64 secs)

@@ -63,7 +63,7 @@ static void start_guest(const struct boot_info *bi)
 		con_set_no_vm_reason("the VM could not be created (see the boot log)");
 		return;
 	}
-	vm0.dirty.preferred = (enum dirty_mode)config.dirty_mode;
+	vm0.dirty.preferred = config.dirty_mode;
 	if (vm0.dirty.preferred == DIRTY_PML && !arch_dirty_pml_available()) {
 		hv_printf("tern: dirty=pml given but this CPU has no PML; using auto\n");
 		vm0.dirty.preferred = DIRTY_AUTO;

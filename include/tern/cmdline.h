@@ -6,6 +6,7 @@
 #define TERN_CMDLINE_H
 
 #include <tern/types.h>
+#include <tern/dirty.h>
 
 #define CMDLINE_MEM_MIN (4ULL << 20)
 #define CMDLINE_MEM_MAX (4ULL << 30) /* the guest start map covers 4 GiB */
@@ -16,7 +17,7 @@ struct hv_config {
 	u64 guest_mem;    /* bytes, multiple of 2 MiB */
 	char guest[64];   /* the guest module's name (informational) */
 	bool no_guest;    /* "noguest": boot with the console only */
-	int dirty_mode;   /* "dirty=auto|pml|wp": enum dirty_mode, 0 = auto */
+	enum dirty_mode dirty_mode; /* "dirty=auto|pml|wp" */
 	/* Network (docs/network.md). Addresses in host byte order. */
 	bool net_dhcp;    /* "ip=dhcp" */
 	u32 ip_addr;      /* "ip=A.B.C.D/PREFIX", 0 = no static address */

@@ -35,13 +35,13 @@ CFLAGS="-std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Wshadow -Wno-un
         -Iinclude -Iarch/x86_64 -DTERN_HOST_TEST"
 LWIP=build/lwip/src
 LWIP_INC="-Inet/include -I$LWIP/include"
-NET_SRCS="net/net.c net/netif_nic.c net/tcp_test.c net/ping.c net/tcp_pattern.c hv/cmdline.c \
+NET_SRCS="net/net.c net/netif_nic.c net/tcp_test.c net/ping.c net/tcp_pattern.c hv/cmdline.c hv/dirty_mode.c \
           drivers/e1000_ring.c"
 
 # TARGET -> "fuzz source | Tern sources | extra flags | max_len"
 declare -A T
 T[fuzz_console]="fuzz_console.c|hv/console_cmd.c||4096"
-T[fuzz_cmdline]="fuzz_cmdline.c|hv/cmdline.c||2048"
+T[fuzz_cmdline]="fuzz_cmdline.c|hv/cmdline.c hv/dirty_mode.c||2048"
 T[fuzz_mb2]="fuzz_mb2.c|boot/mb2/mb2_parse.c||8192"
 T[fuzz_elf]="fuzz_elf.c|hv/elf_load.c||8192"
 T[fuzz_e1000_rx]="fuzz_e1000_rx.c|drivers/e1000_ring.c||4096"
