@@ -22,9 +22,6 @@ static struct con_line con_line;
 static const char *no_vm_reason = "not started";
 extern const char *hv_boot_path;
 
-void con_set_no_vm_reason(const char *why);
-void con_init(void);
-void con_poll(void);
 
 void con_set_no_vm_reason(const char *why)
 {

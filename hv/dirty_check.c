@@ -15,10 +15,6 @@
 
 #define REPORT_MISSES 8
 
-s64 dirty_hc_start(struct vm *vm);
-s64 dirty_hc_check(struct vm *vm, u64 list_gpa, u64 count, u64 result_gpa);
-s64 dirty_hc_harvest(struct vm *vm, u64 stats_gpa);
-
 s64 dirty_hc_start(struct vm *vm)
 {
 	if (dirty_log_start(vm))

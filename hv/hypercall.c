@@ -9,10 +9,6 @@
 
 #define REPORT_MAX 200
 
-s64 dirty_hc_start(struct vm *vm);
-s64 dirty_hc_check(struct vm *vm, u64 list_gpa, u64 count, u64 result_gpa);
-s64 dirty_hc_harvest(struct vm *vm, u64 stats_gpa);
-
 static const char *const report_kind[] = { "PASS", "FAIL", "INFO" };
 
 static s64 hc_report(struct vm *vm, u64 kind, u64 gpa)

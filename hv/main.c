@@ -6,6 +6,7 @@
 #include <tern/arch.h>
 #include <tern/boot_info.h>
 #include <tern/cmdline.h>
+#include <tern/console.h>
 #include <tern/heap.h>
 #include <tern/hv.h>
 #include <tern/log.h>
@@ -20,8 +21,6 @@
 
 #define HEAP_SIZE (16UL << 20)
 
-void con_init(void);
-void con_set_no_vm_reason(const char *why);
 
 const char *hv_boot_path = "?";
 static struct pmm pmm;

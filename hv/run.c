@@ -5,6 +5,7 @@
  * engine is polled here too, or these move to their own core.
  */
 #include <tern/arch.h>
+#include <tern/console.h>
 #include <tern/dirty.h>
 #include <tern/hv.h>
 #include <tern/log.h>
@@ -14,7 +15,6 @@
 
 #define SLICE_NS 2000000ULL /* 2 ms: the console answers within a slice */
 
-void con_poll(void);
 
 void hv_run_loop(void)
 {

@@ -72,6 +72,13 @@ enum con_feed_result {
 };
 
 void con_line_init(struct con_line *l);
+
+/* ---- the serial console (hv/console.c); context: the service loop ---- */
+void con_init(void);
+/* Serve what COM1 has received, a bounded amount per call. */
+void con_poll(void);
+/* What `info status` says while there is no VM. */
+void con_set_no_vm_reason(const char *why);
 enum con_feed_result con_line_feed(struct con_line *l, int c, const char **echo);
 
 /*
