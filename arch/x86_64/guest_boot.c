@@ -103,6 +103,7 @@ void arch_vcpu_reset(struct vcpu *vcpu, u64 rip)
 	vmcs_write(GUEST_PENDING_DBG, 0);
 	vmcs_write(ENTRY_INTR_INFO, 0);
 	vmcs_write(PROC_CONTROLS, vmx_caps.proc);
+	av->proc_ctls = vmx_caps.proc;
 
 	vcpu->halted = false;
 	vcpu->timer_deadline_ns = 0;

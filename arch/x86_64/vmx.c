@@ -211,6 +211,7 @@ int arch_vcpu_init(struct vcpu *vcpu, struct pmm *pmm)
 	vmcs_load(vmcs_pa);
 	vmcs_write(PIN_CONTROLS, vmx_caps.pin);
 	vmcs_write(PROC_CONTROLS, vmx_caps.proc);
+	av->proc_ctls = vmx_caps.proc;
 	vmcs_write(PROC_CONTROLS2, vmx_caps.proc2);
 	vmcs_write(EXIT_CONTROLS, vmx_caps.exit);
 	vmcs_write(ENTRY_CONTROLS, vmx_caps.entry);

@@ -41,6 +41,7 @@ struct arch_vcpu {
 	u64 vmcs_pa;
 	u64 msr_bitmap_pa;
 	u64 xcr0;
+	u32 proc_ctls; /* primary controls as last written: skip rewriting them */
 	bool launched;
 	/* The last exit, for handlers and dumps. */
 	u32 exit_reason;

@@ -33,7 +33,11 @@ static void inject_events(struct vcpu *vcpu, u64 now)
 		proc |= PROC_INTR_WINDOW_EXIT;
 	}
 out:
-	vmcs_write(PROC_CONTROLS, proc);
+	/* Only the interrupt-window bit changes here, and rarely. */
+	if (proc != vcpu->arch->proc_ctls) {
+		vmcs_write(PROC_CONTROLS, proc);
+		vcpu->arch->proc_ctls = proc;
+	}
 }
 
 /* An event whose delivery the exit interrupted must be delivered again (SDM 27.2.4). */
