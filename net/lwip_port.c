@@ -19,7 +19,6 @@
 #include "lwip/sys.h"
 #include "lwip_hooks.h"
 
-static bool have_rdrand;
 static u64 rand_state;
 static u64 isn_key[2];
 
@@ -31,33 +30,12 @@ static u64 mix64(u64 z)
 	return z ^ (z >> 31);
 }
 
-/*
- * x86 specifics kept here until tern/arch.h grows an arch_random():
- * CPUID.01H:ECX[30] announces RDRAND; it may fail transiently (CF=0),
- * Intel suggests retrying ten times.
- */
-static bool cpu_has_rdrand(void)
-{
-	u32 a = 1, b, c = 0, d;
-	asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-	return c & (1u << 30);
-}
-
-static bool rdrand64(u64 *v)
-{
-	for (int i = 0; i < 10; i++) {
-		bool ok;
-		asm volatile("rdrand %0" : "=r"(*v), "=@ccc"(ok));
-		if (ok)
-			return true;
-	}
-	return false;
-}
-
+/* The hardware DRBG where there is one; else a mixed cycle-counter sequence
+ * (lwIP's ports and IDs need unpredictability, not key-grade entropy). */
 static u64 random64(void)
 {
 	u64 v;
-	if (have_rdrand && rdrand64(&v))
+	if (arch_random(&v))
 		return v;
 	/* A Weyl sequence through the mixer, stirred with the cycle counter. */
 	rand_state += 0x9e3779b97f4a7c15ULL ^ arch_cycles();
@@ -66,7 +44,6 @@ static u64 random64(void)
 
 void net_port_init(void)
 {
-	have_rdrand = cpu_has_rdrand();
 	rand_state = arch_cycles() ^ arch_time_ns() << 20;
 	isn_key[0] = random64();
 	isn_key[1] = random64();

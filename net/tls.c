@@ -9,6 +9,7 @@
  * pipe (non-blocking callbacks from net/netcon.c).
  * Context: service loop only; also builds on the host for loopback tests.
  */
+#include <tern/arch.h>
 #include <tern/tls.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -24,8 +25,6 @@
 /* One session's context, 16 KiB in and 4 KiB out buffers, the handshake's
  * transient state and the key schedule fit in half of this. */
 #define TLS_MEM_CAP (128 * 1024)
-#define RDSEED_TRIES 128 /* RDSEED may underflow briefly under load (SDM Vol. 1 7.3.17.2) */
-#define RDRAND_TRIES 10  /* Intel's DRNG guide: 10 failures in a row mean a broken unit */
 
 /* What a pipe failure looks like to mbedTLS (it passes the code through). */
 #define TLS_ERR_PIPE (-0x0050)
@@ -97,55 +96,22 @@ void tls_mem_stats(size_t *used, size_t *peak, size_t *cap)
 
 /* ---- entropy: the CPU's DRNG, never a weaker fallback ---- */
 
-static void cpuid_regs(u32 leaf, u32 sub, u32 r[4])
-{
-	asm volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
-}
-
-static bool rdseed64(u64 *v)
-{
-	u8 ok;
-	asm volatile("rdseed %0; setc %1" : "=r"(*v), "=qm"(ok) : : "cc");
-	return ok;
-}
-
-static bool rdrand64(u64 *v)
-{
-	u8 ok;
-	asm volatile("rdrand %0; setc %1" : "=r"(*v), "=qm"(ok) : : "cc");
-	return ok;
-}
-
 static enum hw_rng probe_rng(void)
 {
-	u32 r[4];
-	cpuid_regs(0, 0, r);
-	u32 max_leaf = r[0];
-	cpuid_regs(1, 0, r);
-	tls.has_rdrand = r[2] & (1u << 30); /* CPUID.01H:ECX.RDRAND[30] */
-	if (max_leaf >= 7) {
-		cpuid_regs(7, 0, r);
-		if (r[1] & (1u << 18)) /* CPUID.(EAX=07H,ECX=0):EBX.RDSEED[18] */
-			return HW_RDSEED;
-	}
+	unsigned src = arch_rng_sources();
+	tls.has_rdrand = src & ARCH_RNG_DRBG;
+	if (src & ARCH_RNG_SEED)
+		return HW_RDSEED;
 	return tls.has_rdrand ? HW_RDRAND : HW_NONE;
 }
 
-/* One 64-bit word of hardware randomness; false if the unit keeps failing. */
+/* One 64-bit word of hardware randomness, from the entropy source when the
+ * CPU has one; false if the units keep failing. */
 static bool hw_random64(u64 *v)
 {
-	if (tls.rng == HW_RDSEED) {
-		for (int i = 0; i < RDSEED_TRIES; i++) {
-			if (rdseed64(v))
-				return true;
-			asm volatile("pause");
-		}
-	}
-	if (tls.has_rdrand)
-		for (int i = 0; i < RDRAND_TRIES; i++)
-			if (rdrand64(v))
-				return true;
-	return false;
+	if (tls.rng == HW_RDSEED && arch_random_seed(v))
+		return true;
+	return tls.has_rdrand && arch_random(v);
 }
 
 /* mbedTLS's hardware entropy hook (MBEDTLS_ENTROPY_HARDWARE_ALT). */

@@ -76,6 +76,16 @@ void arch_dirty_rearm_gfn(struct vm *vm, u64 gfn);
 void arch_dirty_flush(struct vm *vm);
 /* Stop tracking: all RAM writable, PML off. */
 void arch_dirty_stop(struct vm *vm);
+/* ---- hardware randomness (arch/x86_64/random.c) ---- */
+
+#define ARCH_RNG_SEED 1u /* an entropy source fit for keys (RDSEED) */
+#define ARCH_RNG_DRBG 2u /* a hardware DRBG (RDRAND) */
+/* Which of the sources above this CPU has (probed once). */
+unsigned arch_rng_sources(void);
+/* One word from the entropy source / the DRBG; false if absent or failing. */
+bool arch_random_seed(u64 *v);
+bool arch_random(u64 *v);
+
 /* A cycle counter for cost measurements (TSC; counts instructions on Bochs). */
 u64 arch_cycles(void);
 
