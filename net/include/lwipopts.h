@@ -127,8 +127,10 @@
 #define MIB2_STATS 0
 #define LWIP_SNMP 0
 
-/* ---- hooks (net/include/lwip_hooks.h): RFC 6528 initial sequence numbers ---- */
+/* ---- hooks (net/include/lwip_hooks.h): RFC 6528 initial sequence numbers,
+   and a sequence-number check lwIP lacks (net/tcp_guard.c) ---- */
 #define LWIP_HOOK_FILENAME "lwip_hooks.h"
 #define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) net_tcp_isn(lip, lport, rip, rport)
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) net_tcp_inpacket(pcb, hdr)
 
 #endif

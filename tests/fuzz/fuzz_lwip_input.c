@@ -552,6 +552,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	o = tcp(40000, 5001, 1401, ISN + 1, 0x11, 0);
 	rec(ALL | F_TCP, o, 0, 2);
 	seed_add(seed, slen);
+	/* A FIN, then data, 2^31 behind rcv_nxt (1001): lwIP 2.1.3 asserts
+	   "insane offset!" on them unless net/tcp_guard.c drops them. */
+	begin();
+	o = tcp(40000, 5001, 1000, 0, 0x02, 0);
+	rec(ALL, o, 0, 0);
+	o = tcp(40000, 5001, 1001, ISN + 1, 0x10, 0);
+	rec(ALL | F_TCP, o, 0, 0);
+	o = tcp(40000, 5001, 1001 - 0x80000000u, ISN + 1, 0x11, 0);
+	rec(ALL, o, 0, 0);
+	o = tcp(40000, 5001, 1001 - 0x80000000u + 2, ISN + 1, 0x10, 8);
+	rec(ALL, o + 8, 0, 0);
+	seed_add(seed, slen);
 	/* A SYN to a closed port, a RST, a segment out of the blue. */
 	begin();
 	o = tcp(40001, 23, 5, 0, 0x02, 0);

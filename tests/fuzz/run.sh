@@ -6,7 +6,10 @@
 #   long   10 minutes per target (make fuzz)
 #   build  build only
 # FUZZ_TIME=S overrides the seconds per target, FUZZ_JOBS=N how many run at
-# once (default: 2, or 1 on a single CPU).
+# once (default: 2, or 1 on a single CPU). FUZZ_SEED=N fixes libFuzzer's
+# random seed: smoke runs use 1 unless told otherwise, so a clean checkout
+# explores the same inputs each time and `make test` does not pass or fail
+# by luck; long runs take a fresh seed each time, to find what is new.
 # Seeds: each target writes its own (FUZZ_SEED_DIR, see seed_util.c) into
 # build/fuzz/seeds/TARGET; tests/fuzz/seeds/TARGET/ holds inputs that once
 # failed (regressions: a target fails at once while one still does). What
@@ -35,7 +38,7 @@ CFLAGS="-std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Wshadow -Wno-un
         -Iinclude -Iarch/x86_64 -DTERN_HOST_TEST"
 LWIP=build/lwip/src
 LWIP_INC="-Inet/include -I$LWIP/include"
-NET_SRCS="net/net.c net/netif_nic.c net/tcp_test.c net/ping.c net/tcp_pattern.c hv/cmdline.c hv/dirty_mode.c \
+NET_SRCS="net/net.c net/netif_nic.c net/tcp_guard.c net/tcp_test.c net/ping.c net/tcp_pattern.c hv/cmdline.c hv/dirty_mode.c \
           drivers/e1000_ring.c"
 
 # TARGET -> "fuzz source | Tern sources | extra flags | max_len"
@@ -121,6 +124,8 @@ run() {
     local args=(-max_total_time="$SECS" -max_len="$max" -timeout=25 -rss_limit_mb=2560
                 -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t-")
     [ -f "$OUT/seeds/$t.dict" ] && args+=(-dict="$OUT/seeds/$t.dict")
+    local seed=${FUZZ_SEED:-$([ "$MODE" = smoke ] && echo 1)}
+    [ -n "$seed" ] && args+=(-seed="$seed")
     args+=("$OUT/corpus/$t" "$OUT/seeds/$t")
     [ -d "tests/fuzz/seeds/$t" ] && args+=("tests/fuzz/seeds/$t")
     local t0=$SECONDS
