@@ -12,6 +12,7 @@
 #include <tern/log.h>
 #include <tern/net.h>
 #include <tern/serial.h>
+#include <tern/tls_stream.h>
 #include <tern/vm.h>
 #include <string.h>
 
@@ -174,12 +175,18 @@ static void run_command(const struct con_parsed *p)
 		break;
 	case CON_INFO_NETWORK:
 		net_info();
+		tls_stream_info();
 		break;
 	case CON_PING:
 		net_ping(p->argv[0], p->argc > 1 ? p->argv[1] : NULL);
 		break;
 	case CON_NET_SEND:
-		net_send(p->argv[0], p->argv[1], p->argv[2]);
+		if (p->argc < 4)
+			net_send(p->argv[0], p->argv[1], p->argv[2]);
+		else if (!strcmp(p->argv[3], "tls"))
+			tls_stream_send(p->argv[0], p->argv[1], p->argv[2]);
+		else
+			hv_printf("error: net_send's last word may only be 'tls'\n");
 		break;
 	case CON_CALC_DIRTY_RATE:
 		if (need_vm(vm))

@@ -19,7 +19,7 @@ const struct con_cmd_desc con_commands[CON_NR_CMDS] = {
 	{ "calc_dirty_rate", CON_CALC_DIRTY_RATE, 1, 1, "SECONDS", "measure the guest's dirty rate (pages/s)" },
 	{ "dirty_log_mode", CON_DIRTY_LOG_MODE, 1, 1, "auto|pml|wp", "choose the dirty tracking mechanism" },
 	{ "ping", CON_PING, 1, 2, "ADDR [COUNT]", "send ICMP echo requests 1 s apart (default 4)" },
-	{ "net_send", CON_NET_SEND, 3, 3, "ADDR PORT BYTES", "stream the test pattern to a TCP port" },
+	{ "net_send", CON_NET_SEND, 3, 4, "ADDR PORT BYTES [tls]", "stream the test pattern to a TCP port" },
 	{ "stop", CON_STOP, 0, 0, "", "pause the VM" },
 	{ "cont", CON_CONT, 0, 0, "", "resume the VM" },
 	{ "system_reset", CON_SYSTEM_RESET, 0, 0, "", "reset the VM: reload its image and restart it" },

@@ -11,6 +11,7 @@
 #include <tern/log.h>
 #include <tern/net.h>
 #include <tern/netcon.h>
+#include <tern/tls_stream.h>
 #include <tern/vm.h>
 
 #define SLICE_NS 2000000ULL /* 2 ms: the console answers within a slice */
@@ -22,6 +23,7 @@ void hv_run_loop(void)
 		con_poll();
 		net_poll();
 		netcon_poll();
+		tls_stream_poll();
 		struct vm *vm = the_vm;
 		if (vm)
 			dirty_rate_poll(vm, arch_time_ns());

@@ -18,10 +18,11 @@
 #include <tern/log.h>
 #include <tern/net.h>
 #include <tern/netcon.h>
+#include <tern/tcp_pipe.h>
 #include <tern/tls.h>
+#include <tern/tls_stream.h>
 #include <string.h>
 #include "lwip/ip4_addr.h"
-#include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 
 #define NETCON_SLOTS 4                     /* one served, three waiting */
@@ -34,10 +35,7 @@
 
 struct conn {
 	bool used;
-	bool peer_fin;       /* the client sent FIN: nothing more will arrive */
-	bool failed;         /* lwIP dropped the connection (reset, abort); pcb is gone */
-	struct tcp_pcb *pcb; /* NULL once gone or closed */
-	struct pbuf *rx;     /* received, not yet consumed */
+	struct tcp_pipe io;  /* the connection; io.pcb NULL once gone or closed */
 	u64 arrived_ns;
 	u32 seq;             /* arrival order */
 	char peer[16];       /* dotted quad, for the log */
@@ -76,39 +74,7 @@ static bool log_budget(u64 now)
 	return false;
 }
 
-/* ---- lwIP callbacks (from net_poll) ---- */
-
-static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-	struct conn *c = arg;
-	if (!p) {
-		if (c)
-			c->peer_fin = true;
-		return ERR_OK;
-	}
-	if (!c || err != ERR_OK) { /* not ours (any more): drop it */
-		tcp_recved(pcb, p->tot_len);
-		pbuf_free(p);
-		return ERR_OK;
-	}
-	if (c->rx && pbuf_clen(c->rx) >= RX_MAX_PBUFS)
-		return ERR_MEM; /* lwIP keeps p and offers it again later */
-	if (c->rx)
-		pbuf_cat(c->rx, p);
-	else
-		c->rx = p;
-	return ERR_OK;
-}
-
-/* lwIP has already freed the pcb (reset by the peer, or out of memory). */
-static void on_err(void *arg, err_t err)
-{
-	struct conn *c = arg;
-	if (!c)
-		return;
-	c->pcb = NULL;
-	c->failed = true;
-}
+/* ---- connections ---- */
 
 static struct conn *free_slot(void)
 {
@@ -134,51 +100,14 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	}
 	memset(c, 0, sizeof(*c));
 	c->used = true;
-	c->pcb = pcb;
+	tcp_pipe_attach(&c->io, pcb, RX_MAX_PBUFS);
 	c->arrived_ns = arch_time_ns();
 	c->seq = nc.next_seq++;
 	memcpy(c->peer, peer, sizeof(peer));
-	tcp_arg(pcb, c);
-	tcp_recv(pcb, on_recv);
-	tcp_err(pcb, on_err);
 	tcp_nagle_disable(pcb); /* answers are small and interactive */
 	if (nc.active && log_budget(c->arrived_ns))
 		hv_log("netcon: %s waits: the console is serving %s\n", peer, nc.active->peer);
 	return ERR_OK;
-}
-
-/* ---- the byte pipe over one connection ---- */
-
-static long pipe_recv(void *ctx, void *buf, size_t len)
-{
-	struct conn *c = ctx;
-	if (c->rx) {
-		u16 n = pbuf_copy_partial(c->rx, buf, (u16)MIN(len, 0xffffu), 0);
-		c->rx = pbuf_free_header(c->rx, n);
-		if (c->pcb)
-			tcp_recved(c->pcb, n); /* reopen the window by what was consumed */
-		return n;
-	}
-	if (c->failed)
-		return -2;
-	return c->peer_fin || !c->pcb ? NETCON_IO_CLOSED : 0;
-}
-
-static long pipe_send(void *ctx, const void *buf, size_t len)
-{
-	struct conn *c = ctx;
-	if (!c->pcb)
-		return -2;
-	u16 n = (u16)MIN(len, (size_t)tcp_sndbuf(c->pcb));
-	if (!n)
-		return 0;
-	err_t e = tcp_write(c->pcb, buf, n, TCP_WRITE_FLAG_COPY);
-	if (e == ERR_MEM)
-		return 0; /* lwIP's queue or heap is full: again after some ACKs */
-	if (e != ERR_OK)
-		return -2;
-	tcp_output(c->pcb);
-	return n;
 }
 
 /* ---- transports for the session ---- */
@@ -239,15 +168,7 @@ static void run_line(void *ctx, struct netcon_session *s, char *line)
 
 static void release(struct conn *c)
 {
-	if (c->pcb) {
-		tcp_arg(c->pcb, NULL);
-		tcp_recv(c->pcb, NULL); /* lwIP's default drops late data and closes on FIN */
-		tcp_err(c->pcb, NULL);
-		if (tcp_close(c->pcb) != ERR_OK)
-			tcp_abort(c->pcb);
-	}
-	if (c->rx)
-		pbuf_free(c->rx);
+	tcp_pipe_release(&c->io);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -278,7 +199,7 @@ static void finish_active(u64 now)
 		       s->commands);
 	}
 	if (nc.tls_sess) {
-		if (s->opened_ns && c->pcb)
+		if (s->opened_ns && c->io.pcb)
 			tls_close_notify(nc.tls_sess);
 		tls_session_free(nc.tls_sess);
 		nc.tls_sess = NULL;
@@ -305,7 +226,7 @@ static void expire_waiting(u64 now)
 		struct conn *c = &nc.conns[i];
 		if (!c->used || c == nc.active)
 			continue;
-		bool gave_up = c->failed || (c->peer_fin && !c->rx);
+		bool gave_up = c->io.failed || (c->io.peer_fin && !c->io.rx);
 		bool too_long = now - c->arrived_ns >= WAIT_NS;
 		if (too_long && !gave_up && log_budget(now))
 			hv_log("netcon: %s closed after waiting %llu s for the console\n", c->peer,
@@ -322,8 +243,8 @@ static bool start_next(u64 now)
 		return false;
 	struct netcon_transport io;
 	if (nc.tls) {
-		struct tls_pipe pipe = { .send = pipe_send, .recv = pipe_recv, .ctx = c };
-		nc.tls_sess = tls_session_new(&pipe);
+		struct tls_pipe pipe = { .send = tcp_pipe_send, .recv = tcp_pipe_recv, .ctx = &c->io };
+		nc.tls_sess = tls_session_new(&pipe, TLS_SERVER);
 		if (!nc.tls_sess) {
 			hv_log("netcon: %s closed: out of TLS memory\n", c->peer);
 			release(c);
@@ -331,7 +252,7 @@ static bool start_next(u64 now)
 		}
 		io = (struct netcon_transport){ tls_t_handshake, tls_t_read, tls_t_write, nc.tls_sess };
 	} else {
-		io = (struct netcon_transport){ NULL, pipe_recv, pipe_send, c };
+		io = (struct netcon_transport){ NULL, tcp_pipe_recv, tcp_pipe_send, &c->io };
 	}
 	nc.active = c;
 	nc.announced = false;
@@ -410,9 +331,11 @@ void netcon_init(const struct hv_config *cfg)
 		hv_printf("netcon: cannot listen on TCP port %u (lwIP error %d)\n", cfg->netcon_port, e);
 		return;
 	}
-	if (nc.tls)
+	if (nc.tls) {
 		hv_printf("netcon: TLS 1.2 PSK console on TCP port %u, identity '%s', entropy from %s\n",
 			  cfg->netcon_port, cfg->netcon_psk_id, tls_rng_name());
+		tls_stream_init(); /* the encrypted test streams share the key */
+	}
 	else
 		hv_printf("netcon: plain-text console on TCP port %u\n", cfg->netcon_port);
 }

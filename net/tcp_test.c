@@ -302,23 +302,38 @@ static err_t send_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	return ERR_OK;
 }
 
-void net_send(const char *addr, const char *port_str, const char *bytes_str)
+int net_send_args(const char *addr, const char *port_str, const char *bytes_str, u32 *dst_be,
+		  u16 *port, u64 *bytes)
 {
 	u32 a;
-	s64 port = parse_size(port_str), bytes = parse_size(bytes_str);
-	ip_addr_t dst;
+	s64 p = parse_size(port_str), n = parse_size(bytes_str);
 	if (!net_up()) {
 		hv_printf("error: networking is off (see 'info network')\n");
-		return;
+		return -1;
 	}
-	if (parse_ipv4(addr, &a) || !a || a == 0xffffffffu || port < 1 || port > 65535) {
+	if (parse_ipv4(addr, &a) || !a || a == 0xffffffffu || p < 1 || p > 65535) {
 		hv_printf("error: net_send wants a host address A.B.C.D and a port 1-65535\n");
-		return;
+		return -1;
 	}
-	if (bytes < 1 || (u64)bytes > SEND_MAX) {
+	if (n < 1 || (u64)n > SEND_MAX) {
 		hv_printf("error: net_send sends 1 byte to 1 TiB (suffixes K, M, G allowed)\n");
-		return;
+		return -1;
 	}
+	*dst_be = lwip_htonl(a);
+	*port = (u16)p;
+	*bytes = (u64)n;
+	return 0;
+}
+
+void net_send(const char *addr, const char *port_str, const char *bytes_str)
+{
+	ip_addr_t dst;
+	u32 dst_be;
+	u16 port;
+	u64 bytes;
+	if (net_send_args(addr, port_str, bytes_str, &dst_be, &port, &bytes))
+		return;
+	ip_addr_set_ip4_u32(&dst, dst_be);
 	if (snd.pcb) {
 		hv_printf("error: a net_send to %s is still running\n", snd.peer);
 		return;
@@ -328,9 +343,8 @@ void net_send(const char *addr, const char *port_str, const char *bytes_str)
 		hv_printf("error: net_send: out of TCP PCBs\n");
 		return;
 	}
-	ip_addr_set_ip4_u32(&dst, lwip_htonl(a));
 	snd.pcb = pcb;
-	snd.total = (u64)bytes;
+	snd.total = bytes;
 	snd.queued = snd.acked = 0;
 	snd.start_ns = 0;
 	snd.finishing = false;
@@ -343,7 +357,7 @@ void net_send(const char *addr, const char *port_str, const char *bytes_str)
 	tcp_recv(pcb, send_recv);
 	tcp_err(pcb, send_err);
 	tcp_poll(pcb, send_poll, POLL_INTERVAL);
-	err_t err = tcp_connect(pcb, &dst, (u16)port, send_connected);
+	err_t err = tcp_connect(pcb, &dst, port, send_connected);
 	if (err != ERR_OK) {
 		snd.pcb = NULL;
 		tcp_err(pcb, NULL);

@@ -1,6 +1,7 @@
 /*
- * TLS 1.2 PSK server sessions for the network console, on mbedTLS built by
- * scripts/build-mbedtls.sh with net/mbedtls/tern_mbedtls_config.h.
+ * TLS 1.2 PSK sessions for the network console (server) and Tern's own
+ * encrypted streams (net/tls_stream.c: server and client), on mbedTLS built
+ * by scripts/build-mbedtls.sh with net/mbedtls/tern_mbedtls_config.h.
  *
  * Three things Tern supplies to mbedTLS: memory (a capped allocator, so a
  * peer can never make TLS take more than TLS_MEM_CAP of Tern's heap),
@@ -22,9 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One session's context, 16 KiB in and 4 KiB out buffers, the handshake's
- * transient state and the key schedule fit in half of this. */
-#define TLS_MEM_CAP (128 * 1024)
+/* One session (context, 16 KiB in and 16 KiB out record buffers, the key
+ * schedule) takes about 40 KiB, its handshake a few more for a while: room
+ * for the console, a stream in and a stream out at once. */
+#define TLS_MEM_CAP (192 * 1024)
 
 /* What a pipe failure looks like to mbedTLS (it passes the code through). */
 #define TLS_ERR_PIPE (-0x0050)
@@ -42,7 +44,7 @@ static struct {
 	bool has_rdrand;
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	mbedtls_ssl_config conf;
+	mbedtls_ssl_config conf[2]; /* [TLS_SERVER], [TLS_CLIENT] */
 	size_t mem_used, mem_peak;
 } tls;
 
@@ -156,6 +158,28 @@ const char *tls_rng_name(void)
 
 /* ---- setup ---- */
 
+/* Both ends speak the same: TLS 1.2, PSK with AES-GCM, one key and identity. */
+static int config_role(mbedtls_ssl_config *c, enum tls_role role, const u8 *psk, size_t psk_len,
+		       const char *identity)
+{
+	int rc = mbedtls_ssl_config_defaults(c, role == TLS_CLIENT ? MBEDTLS_SSL_IS_CLIENT
+								   : MBEDTLS_SSL_IS_SERVER,
+					     MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+	if (rc)
+		return rc;
+	mbedtls_ssl_conf_min_version(c, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(c, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(c, tls_suites);
+	mbedtls_ssl_conf_rng(c, mbedtls_ctr_drbg_random, &tls.drbg);
+	return mbedtls_ssl_conf_psk(c, psk, psk_len, (const unsigned char *)identity,
+				    strlen(identity));
+}
+
+bool tls_ready(void)
+{
+	return tls.ready;
+}
+
 int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, size_t why_len)
 {
 	int rc;
@@ -181,29 +205,24 @@ int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, siz
 	mbedtls_platform_set_calloc_free(tls_calloc, tls_free);
 	mbedtls_entropy_init(&tls.entropy); /* adds mbedtls_hardware_poll as a strong source */
 	mbedtls_ctr_drbg_init(&tls.drbg);
-	mbedtls_ssl_config_init(&tls.conf);
+	mbedtls_ssl_config_init(&tls.conf[TLS_SERVER]);
+	mbedtls_ssl_config_init(&tls.conf[TLS_CLIENT]);
 	static const char pers[] = "tern netcon";
 	rc = mbedtls_ctr_drbg_seed(&tls.drbg, mbedtls_entropy_func, &tls.entropy,
 				   (const unsigned char *)pers, sizeof(pers) - 1);
 	if (rc)
 		goto fail;
-	rc = mbedtls_ssl_config_defaults(&tls.conf, MBEDTLS_SSL_IS_SERVER,
-					 MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
-	if (rc)
-		goto fail;
-	mbedtls_ssl_conf_min_version(&tls.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_max_version(&tls.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_ciphersuites(&tls.conf, tls_suites);
-	mbedtls_ssl_conf_rng(&tls.conf, mbedtls_ctr_drbg_random, &tls.drbg);
-	rc = mbedtls_ssl_conf_psk(&tls.conf, psk, psk_len, (const unsigned char *)identity,
-				  strlen(identity));
-	if (rc)
-		goto fail;
+	for (int role = TLS_SERVER; role <= TLS_CLIENT; role++) {
+		rc = config_role(&tls.conf[role], role, psk, psk_len, identity);
+		if (rc)
+			goto fail;
+	}
 	tls.ready = true;
 	return 0;
 fail:
 	tls_strerror(rc, why, why_len);
-	mbedtls_ssl_config_free(&tls.conf);
+	mbedtls_ssl_config_free(&tls.conf[TLS_SERVER]);
+	mbedtls_ssl_config_free(&tls.conf[TLS_CLIENT]);
 	mbedtls_ctr_drbg_free(&tls.drbg);
 	mbedtls_entropy_free(&tls.entropy);
 	return -1;
@@ -229,7 +248,7 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 	return n == 0 ? MBEDTLS_ERR_SSL_WANT_READ : 0; /* 0: end of stream for mbedTLS */
 }
 
-struct tls_session *tls_session_new(const struct tls_pipe *pipe)
+struct tls_session *tls_session_new(const struct tls_pipe *pipe, enum tls_role role)
 {
 	if (!tls.ready || !pipe || !pipe->send || !pipe->recv)
 		return NULL;
@@ -238,7 +257,7 @@ struct tls_session *tls_session_new(const struct tls_pipe *pipe)
 		return NULL;
 	s->pipe = *pipe;
 	mbedtls_ssl_init(&s->ssl);
-	if (mbedtls_ssl_setup(&s->ssl, &tls.conf)) {
+	if (mbedtls_ssl_setup(&s->ssl, &tls.conf[role])) {
 		tls_session_free(s);
 		return NULL;
 	}
@@ -279,6 +298,11 @@ long tls_read(struct tls_session *s, void *buf, size_t len)
 	return rc;
 }
 
+bool tls_pending(struct tls_session *s)
+{
+	return mbedtls_ssl_check_pending(&s->ssl) != 0;
+}
+
 long tls_write(struct tls_session *s, const void *buf, size_t len)
 {
 	/* One record at most; the same (buf, len) yields the same cut on a retry. */
@@ -290,9 +314,10 @@ long tls_write(struct tls_session *s, const void *buf, size_t len)
 	return rc ? rc : TLS_ERR_PIPE;
 }
 
-void tls_close_notify(struct tls_session *s)
+int tls_close_notify(struct tls_session *s)
 {
-	mbedtls_ssl_close_notify(&s->ssl);
+	int rc = mbedtls_ssl_close_notify(&s->ssl);
+	return want_io(rc) ? TLS_AGAIN : rc;
 }
 
 const char *tls_ciphersuite(const struct tls_session *s)

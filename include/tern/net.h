@@ -33,6 +33,14 @@ void net_info(void);                     /* info network */
 void net_ping(const char *addr, const char *count);          /* count may be NULL */
 void net_send(const char *addr, const char *port, const char *bytes);
 
+/*
+ * net_send's argument check, shared with its TLS twin: 0 with the parsed
+ * values (the address in network byte order), or -1 after printing why
+ * they are wrong (or networking is off).
+ */
+int net_send_args(const char *addr, const char *port, const char *bytes, u32 *dst_be,
+		  u16 *port_out, u64 *bytes_out);
+
 /* ---- inside net/ ---- */
 int netif_nic_attach(struct netif *netif, struct nic *nic);
 /* Hand queued frames to the driver; called at the end of net_poll(). */

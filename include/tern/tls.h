@@ -1,6 +1,8 @@
 /*
- * TLS 1.2 server sessions with a pre-shared key (net/tls.c, over mbedTLS):
- * the secure transport of the network console. Non-blocking: the caller
+ * TLS 1.2 sessions with a pre-shared key (net/tls.c, over mbedTLS): the
+ * secure transport of the network console (server) and of Tern's own
+ * streams to another Tern or a Linux peer (server and client, see
+ * net/tls_stream.c). Non-blocking: the caller
  * supplies a byte pipe (send/recv that never wait) and calls again when
  * something returned "again". One key and identity for all sessions.
  * Context: the service loop only (no locking; mbedTLS state is global here).
@@ -27,29 +29,37 @@ struct tls_pipe {
 
 struct tls_session;
 
+enum tls_role { TLS_SERVER, TLS_CLIENT };
+
 /*
  * Check the hardware entropy source (RDSEED, else RDRAND; never anything
- * weaker), seed the DRBG and set up the server configuration: TLS 1.2 only,
- * PSK only, AES-GCM. Returns 0, or -1 with a reason in why. Call once.
+ * weaker), seed the DRBG and set up the server and client configurations:
+ * TLS 1.2 only, PSK only, AES-GCM. Returns 0, or -1 with a reason in why.
+ * Call once.
  */
 int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, size_t why_len);
+/* True once tls_init() succeeded. */
+bool tls_ready(void);
 
-/* A new server session over pipe (copied); NULL when TLS memory is short. */
-struct tls_session *tls_session_new(const struct tls_pipe *pipe);
+/* A new session over pipe (copied); NULL when TLS memory is short. */
+struct tls_session *tls_session_new(const struct tls_pipe *pipe, enum tls_role role);
 void tls_session_free(struct tls_session *s);
 
 /* Drive the handshake: 0 when done, TLS_AGAIN, or an error (< 0). */
 int tls_handshake(struct tls_session *s);
 /* Decrypted bytes: > 0, 0 when nothing is ready, TLS_CLOSED, or an error. */
 long tls_read(struct tls_session *s, void *buf, size_t len);
+/* True when received bytes wait inside TLS (a record read in part or whole). */
+bool tls_pending(struct tls_session *s);
 /*
- * Encrypt and send up to len bytes (at most one record): bytes taken (> 0),
+ * Encrypt and send up to len bytes (at most one 16 KiB record): bytes taken (> 0),
  * 0 when the pipe is full, or an error. After 0, call again with the same
  * buf and len: mbedTLS keeps the half-sent record and expects them.
  */
 long tls_write(struct tls_session *s, const void *buf, size_t len);
-/* Tell the peer we are closing (best effort, never waits). */
-void tls_close_notify(struct tls_session *s);
+/* Tell the peer we are closing: 0 when the alert is handed to the pipe,
+ * TLS_AGAIN when the pipe is full (call again), or an error. Never waits. */
+int tls_close_notify(struct tls_session *s);
 
 /* One line explaining an error from the functions above. */
 const char *tls_strerror(long err, char *buf, size_t len);

@@ -55,10 +55,19 @@ TRANSFER_TIMEOUT = 300
 LINUX_IP, TERN_IP = "10.0.3.1", "10.0.3.15"
 BOCHS_IPS = ("10.0.5.1", "10.0.5.2")
 SINK_PORT = 5001
+TLS_SINK_PORT = 5002       # Tern's TLS sink
+LINUX_TLS_PORT = 5003      # openssl s_server in the namespace
+PSK, PSK_ID = "7e7a" * 8, "tern-test"   # the TLS streams use the console's key
+TERN_PSK = f"netcon_psk={PSK} netcon_psk_id={PSK_ID}"
 SINK_RX = (r"^net: tcp sink: (?P<bytes>\d+) bytes from (?P<peer>[\d.]+), pattern "
            r"(?P<verdict>ok|BAD at offset (?P<bad>\d+)), (?P<ms>\d+) ms, (?P<kib>\d+) KiB/s(?P<how>.*)\n")
 SEND_RX = r"^net_send: (?P<bytes>\d+) bytes to (?P<peer>[\d.:]+) in (?P<ms>\d+) ms, (?P<kib>\d+) KiB/s\n"
 SEND_FAIL_RX = r"^net_send: [\d.:]+: .* after \d+ of \d+ bytes\n"
+TLS_SINK_RX = (r"^net: tls sink: (?P<bytes>\d+) bytes from (?P<peer>[\d.]+), pattern "
+               r"(?P<verdict>ok|BAD at offset (?P<bad>\d+)), (?P<ms>\d+) ms, (?P<kib>\d+) KiB/s, "
+               r"tls (?P<cpb>[\d.]+) cycles/byte(?P<how>.*)\n")
+TLS_SEND_RX = (r"^net_send: (?P<bytes>\d+) bytes to (?P<peer>[\d.:]+) over TLS in (?P<ms>\d+) ms, "
+               r"(?P<kib>\d+) KiB/s, tls (?P<cpb>[\d.]+) cycles/byte\n")
 
 # ---- the test pattern (tern/tcp_pattern.h): SplitMix64 seeded with 0 ----
 
@@ -129,18 +138,82 @@ def peer_send(host: str, port: int, nbytes: int, corrupt: int | None, timeout: f
     return {"bytes": nbytes, "secs": secs}
 
 
+def wait_listening(port: int, timeout: float) -> None:
+    """Until something in this namespace listens on TCP port (/proc/net/tcp)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].split(":")[1], 16) == port:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+def peer_tls_sink(host: str, port: int, expect: int, psk: str, ident: str, timeout: float) -> dict:
+    """openssl s_server takes one TLS 1.2 PSK stream (its stdin stays open: on
+    EOF there it would hang up); its stdout is checked against the pattern."""
+    ref = pattern(0, expect)
+    p = subprocess.Popen(["openssl", "s_server", "-accept", f"{host}:{port}", "-nocert", "-psk", psk,
+                          "-psk_identity", ident, "-tls1_2", "-quiet", "-naccept", "1"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_listening(port, 10)
+    print("ready", flush=True)
+    total, bad, t0 = 0, None, None
+    while True:
+        data = p.stdout.read1(1 << 16)
+        if not data:
+            break
+        if t0 is None:
+            t0 = time.monotonic()
+        if bad is None:
+            end = total + len(data)
+            want = ref[total:end] if end <= len(ref) else pattern(total, len(data))
+            if data != want:
+                bad = total + next(i for i in range(min(len(data), len(want)))
+                                   if data[i] != want[i])
+        total += len(data)
+    secs = time.monotonic() - (t0 or time.monotonic())
+    p.stdin.close()
+    p.wait(timeout)
+    return {"bytes": total, "bad": bad, "secs": secs, "rc": p.returncode}
+
+
+def peer_tls_send(host: str, port: int, nbytes: int, psk: str, ident: str, timeout: float) -> dict:
+    """openssl s_client sends the pattern over TLS 1.2 PSK and closes."""
+    data = pattern(0, nbytes)
+    t0 = time.monotonic()
+    r = subprocess.run(["openssl", "s_client", "-connect", f"{host}:{port}", "-psk", psk,
+                        "-psk_identity", ident, "-tls1_2", "-quiet", "-no_ign_eof", "-nocommands"],
+                       input=data, capture_output=True, timeout=timeout)
+    return {"bytes": nbytes, "secs": time.monotonic() - t0, "rc": r.returncode,
+            "err": r.stderr.decode(errors="replace")[-300:]}
+
+
 def peer_many(host: str, port: int, conns: int, nbytes: int, timeout: float) -> dict:
     """Open conns streams at once (more than Tern's sink takes), send nbytes
-    on each, close them; count those Tern reset."""
-    socks = [socket.create_connection((host, port), timeout=timeout) for _ in range(conns)]
+    on each, close them; count those Tern reset. Tern resets a refused one
+    right after the handshake, which on a fast machine is before Python's
+    connect() has looked at the socket: that counts as a reset too."""
+    socks: list[socket.socket | None] = []
     data, was_reset = pattern(0, nbytes), set()
+    for k in range(conns):
+        try:
+            socks.append(socket.create_connection((host, port), timeout=timeout))
+        except ConnectionResetError:
+            socks.append(None)
+            was_reset.add(k)
     for k, s in enumerate(socks):
+        if s is None:
+            continue
         try:
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
         except (ConnectionResetError, BrokenPipeError):
             was_reset.add(k)
     for k, s in enumerate(socks):
+        if s is None:
+            continue
         try:
             while s.recv(4096):
                 pass
@@ -252,6 +325,10 @@ def peer_main(argv: list[str]) -> int:
         r = peer_send(rest[0], int(rest[1]), int(rest[2]), corrupt, float(rest[4]))
     elif kind == "ping":
         r = peer_ping(rest[0], int(rest[1]))
+    elif kind == "tls-sink":
+        r = peer_tls_sink(rest[0], int(rest[1]), int(rest[2]), rest[3], rest[4], float(rest[5]))
+    elif kind == "tls-send":
+        r = peer_tls_send(rest[0], int(rest[1]), int(rest[2]), rest[3], rest[4], float(rest[5]))
     elif kind == "many":
         r = peer_many(rest[0], int(rest[1]), int(rest[2]), int(rest[3]), float(rest[4]))
     elif kind == "garbage":
@@ -333,7 +410,8 @@ class Runner(Suite):
 
     QEMU_CASES = ["qemu-boot", "qemu-linux-ping", "qemu-tern-ping", "qemu-net-send",
                   "qemu-sink", "qemu-sink-corrupt", "qemu-hostile-frames", "qemu-info",
-                  "qemu-sink-limit", "qemu-shutdown"]
+                  "qemu-sink-limit", "qemu-tls-send", "qemu-tls-wrong-key", "qemu-tls-sink",
+                  "qemu-shutdown"]
 
     def run_qemu(self) -> None:
         if os.geteuid() != 0 or not shutil.which("ip") or not Path("/dev/net/tun").exists():
@@ -342,7 +420,8 @@ class Runner(Suite):
         esp = self.scratch / "net-qemu.img"
         r = subprocess.run(["bash", str(ROOT / "scripts" / "mkesp.sh"), str(esp),
                             str(self.build / "tern.efi"), "",
-                            f"noguest ip={TERN_IP}/24 gw={LINUX_IP}"], capture_output=True, text=True)
+                            f"noguest ip={TERN_IP}/24 gw={LINUX_IP} {TERN_PSK}"],
+                           capture_output=True, text=True)
         if r.returncode:
             self.fail_all(self.QEMU_CASES, f"mkesp.sh: {(r.stderr or r.stdout).strip()[-200:]}")
             return
@@ -351,7 +430,8 @@ class Runner(Suite):
         mac = "52:54:00:7e:72:01"
         m = Machine("net-qemu", emulator="qemu", firmware="ovmf", esp=esp, log_dir=self.log_dir,
                     wall_timeout=1800,
-                    extra_config=("-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
+                    extra_config=("-cpu", "max",  # RDRAND/RDSEED: TLS wants hardware entropy
+                                  "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
                                   "-device", f"e1000,netdev=n0,mac={mac}"))
         with Netns(f"tern-{pid}") as ns:
             try:
@@ -367,6 +447,9 @@ class Runner(Suite):
                 self.case("qemu-hostile-frames", self.qemu_hostile, m, ns, tap, mac)
                 self.case("qemu-info", self.qemu_info, m)
                 self.case("qemu-sink-limit", self.qemu_sink_limit, m, ns)
+                self.case("qemu-tls-send", self.qemu_tls_send, m, ns)
+                self.case("qemu-tls-wrong-key", self.qemu_tls_wrong_key, m, ns)
+                self.case("qemu-tls-sink", self.qemu_tls_sink, m, ns)
                 self.case("qemu-shutdown", self.shutdown, m)
             finally:
                 m.close()
@@ -492,6 +575,8 @@ class Runner(Suite):
         m.command("ping 10.0.3.1 0", r"^error: ping sends", CONSOLE_TIMEOUT)
         m.command("net_send 10.0.3.1 0 10", r"^error: net_send wants", CONSOLE_TIMEOUT)
         m.command("net_send 10.0.3.1 5001 0", r"^error: net_send sends", CONSOLE_TIMEOUT)
+        m.command("net_send 10.0.3.1 5001 10 tcp", r"^error: net_send's last word may only be 'tls'",
+                  CONSOLE_TIMEOUT)
         # Nobody listens on port 5002 in the namespace: Linux resets.
         m.command(f"net_send {LINUX_IP} 5002 1000", r"^net_send: connecting", CONSOLE_TIMEOUT)
         m.expect(r"^net_send: [\d.]+:5002: connection refused after 0 of 1000 bytes\n", 30,
@@ -515,6 +600,59 @@ class Runner(Suite):
         m.command("info network", r"tcp sink: port 5001, 0 open, 6 streams done \(1 bad\), 2 refused",
                   CONSOLE_TIMEOUT)
         return "4 served, 2 refused"
+
+    def qemu_tls_send(self, m: Machine, ns: Netns) -> str:
+        """net_send ... tls to openssl s_server: every byte checked on Linux."""
+        n = self.nbytes
+        p = ns.peer("tls-sink", LINUX_IP, str(LINUX_TLS_PORT), str(n), PSK, PSK_ID,
+                    str(TRANSFER_TIMEOUT))
+        try:
+            wait_ready(p)
+            m.command(f"net_send {LINUX_IP} {LINUX_TLS_PORT} {n} tls",
+                      r"^net_send: connecting to .* over TLS", CONSOLE_TIMEOUT)
+            d = m.expect(rf"({TLS_SEND_RX})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
+            res = peer_result(p, 60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        check(d.group("bytes") is not None, d.group(0).strip())
+        check(res["bytes"] == n, f"openssl s_server got {res['bytes']} of {n} bytes")
+        check(res["bad"] is None, f"openssl s_server got a wrong byte at offset {res['bad']}")
+        note = (f"{n} bytes Tern -> Linux over TLS, pattern ok; Tern: {d.group('ms')} ms, "
+                f"{d.group('kib')} KiB/s, tls {d.group('cpb')} cycles/byte")
+        self.figures.append(f"qemu tls net_send: {note}")
+        return note
+
+    def qemu_tls_wrong_key(self, m: Machine, ns: Netns) -> str:
+        """A client with another key: refused, logged, counted; Tern carries on."""
+        res = peer_result(ns.peer("tls-send", TERN_IP, str(TLS_SINK_PORT), "1000", "0badc0de" * 4,
+                                  PSK_ID, "60"), 90)
+        check(res["rc"] != 0, "openssl s_client with a wrong key succeeded")
+        f = m.expect(r"^net: tls sink: ([\d.]+): TLS handshake failed: (.*)\n", 30,
+                     "the refused handshake in the log")
+        check(f.group(1) == LINUX_IP and f.group(2).startswith("wrong key"), f.group(0).strip())
+        m.command("info network", r"tls sink: port 5002, 0 open, \d+ streams done \(0 bad\), "
+                  r"0 refused, 1 failed handshakes", CONSOLE_TIMEOUT)
+        return f.group(0).strip()
+
+    def qemu_tls_sink(self, m: Machine, ns: Netns) -> str:
+        """openssl s_client streams the pattern into Tern's TLS sink."""
+        n = self.nbytes
+        p = ns.peer("tls-send", TERN_IP, str(TLS_SINK_PORT), str(n), PSK, PSK_ID,
+                    str(TRANSFER_TIMEOUT))
+        try:
+            d = m.expect(TLS_SINK_RX, TRANSFER_TIMEOUT, "the TLS sink's report")
+            res = peer_result(p, 60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        check(res["rc"] == 0, f"openssl s_client failed: {res['err']}")
+        check(d.group("peer") == LINUX_IP and int(d.group("bytes")) == n and
+              d.group("verdict") == "ok" and not d.group("how"), f"{d.group(0).strip()} (sent {n})")
+        note = (f"{n} bytes Linux -> Tern over TLS, pattern ok; Tern: {d.group('ms')} ms, "
+                f"{d.group('kib')} KiB/s, tls {d.group('cpb')} cycles/byte")
+        self.figures.append(f"qemu tls sink: {note}")
+        return note
 
     def shutdown(self, m: Machine) -> str:
         m.send_line("shutdown")
@@ -562,11 +700,14 @@ class Runner(Suite):
         check(a.group(1) == "10.0.2.15" and a.group(2) == "255.255.255.0"
               and a.group(3) in ("10.0.2.2", "none"), a.group(0).strip())
         m.command("info network", r"^\s+address 10\.0\.2\.15 .*\(DHCP\)", CONSOLE_TIMEOUT)
+        # No netcon_psk on this boot: no TLS sink, and net_send ... tls says why.
+        m.command("net_send 10.0.2.2 5002 10 tls", r"^error: net_send \.\.\. tls needs the TLS key",
+                  CONSOLE_TIMEOUT)
         return a.group(0).strip()
 
     # ---- two Bochs machines on bxhub ----
 
-    BOCHS_CASES = ["bochs-boot", "bochs-ping", "bochs-net-send", "bochs-shutdown"]
+    BOCHS_CASES = ["bochs-boot", "bochs-ping", "bochs-net-send", "bochs-tls-send", "bochs-shutdown"]
 
     def run_bochs(self) -> None:
         if not shutil.which("bxhub"):
@@ -579,7 +720,7 @@ class Runner(Suite):
         machines = []
         try:
             for i, ip in enumerate(BOCHS_IPS):
-                cfg = grub_test_cfg("demo", f"guest=demo ip={ip}/24")
+                cfg = grub_test_cfg("demo", f"guest=demo ip={ip}/24 {TERN_PSK}")
                 machines.append(Machine(
                     f"net-bochs-{i}", iso=iso, test_cfg=cfg, log_dir=self.log_dir, wall_timeout=1800,
                     extra_config=("pci: enabled=1, chipset=i440fx, slot1=e1000",
@@ -591,6 +732,7 @@ class Runner(Suite):
                 return
             self.case("bochs-ping", self.tern_ping, a, BOCHS_IPS[1], 3)
             self.case("bochs-net-send", self.bochs_net_send, a, b)
+            self.case("bochs-tls-send", self.bochs_tls_send, a, b)
             self.case("bochs-shutdown", self.shutdown_all, machines)
         finally:
             for x in machines:
@@ -621,6 +763,23 @@ class Runner(Suite):
         note = (f"{n} bytes, pattern ok; sender {d.group('ms')} ms, {d.group('kib')} KiB/s; "
                 f"sink {s.group('ms')} ms, {s.group('kib')} KiB/s")
         self.figures.append(f"bochs net_send: {note}")
+        return note
+
+
+    def bochs_tls_send(self, a: Machine, b: Machine) -> str:
+        n = self.bochs_bytes
+        a.command(f"net_send {BOCHS_IPS[1]} {TLS_SINK_PORT} {n} tls", r"^net_send: connecting",
+                  CONSOLE_TIMEOUT)
+        d = a.expect(rf"({TLS_SEND_RX})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
+        check(d.group("bytes") is not None, d.group(0).strip())
+        s = b.expect(TLS_SINK_RX, 60, "the TLS sink's report")
+        check(s.group("peer") == BOCHS_IPS[0], s.group(0).strip())
+        check(int(s.group("bytes")) == n and s.group("verdict") == "ok" and not s.group("how"),
+              s.group(0).strip())
+        note = (f"{n} bytes over TLS, pattern ok; sender {d.group('ms')} ms, {d.group('kib')} KiB/s, "
+                f"tls {d.group('cpb')} cycles/byte; sink {s.group('ms')} ms, {s.group('kib')} KiB/s, "
+                f"tls {s.group('cpb')} cycles/byte")
+        self.figures.append(f"bochs tls net_send: {note}")
         return note
 
 
