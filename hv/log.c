@@ -66,3 +66,19 @@ void hv_log(const char *fmt, ...)
 	hv_vprintf(fmt, ap);
 	va_end(ap);
 }
+
+bool log_limit_ok(struct log_limit *l, u64 now_ns)
+{
+	if (now_ns - l->start_ns >= l->window_ns) {
+		if (l->hidden)
+			hv_log("%s: %u more messages not shown\n", l->what, l->hidden);
+		l->start_ns = now_ns;
+		l->logged = l->hidden = 0;
+	}
+	if (l->logged < l->max) {
+		l->logged++;
+		return true;
+	}
+	l->hidden++;
+	return false;
+}

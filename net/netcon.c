@@ -50,28 +50,15 @@ static struct {
 	struct tls_session *tls_sess;
 	struct netcon_session sess;
 	u32 next_seq;
-	u64 noisy_window_ns;
-	u32 noisy_logged, noisy_hidden;
 } nc;
 
-/*
- * Scanners and reconnect loops produce these lines by the thousand: a few
- * per window reach serial, the rest are counted. Returns whether to log.
- */
+/* Scanners and reconnect loops produce these lines by the thousand: a
+ * few per window reach serial, the rest are counted. */
+static struct log_limit noisy = LOG_LIMIT("netcon", NOISY_WINDOW_NS, NOISY_MAX);
+
 static bool log_budget(u64 now)
 {
-	if (now - nc.noisy_window_ns >= NOISY_WINDOW_NS) {
-		if (nc.noisy_hidden)
-			hv_log("netcon: %u more connection messages not shown\n", nc.noisy_hidden);
-		nc.noisy_window_ns = now;
-		nc.noisy_logged = nc.noisy_hidden = 0;
-	}
-	if (nc.noisy_logged < NOISY_MAX) {
-		nc.noisy_logged++;
-		return true;
-	}
-	nc.noisy_hidden++;
-	return false;
+	return log_limit_ok(&noisy, now);
 }
 
 /* ---- connections ---- */

@@ -86,6 +86,9 @@ static void stream_end(struct stream *st)
 	st->open = false;
 }
 
+/* Failed handshakes reach serial a few per window (a peer may loop). */
+static struct log_limit failures = LOG_LIMIT("net: tls", 10ULL * 1000000000, 5);
+
 /* Handshake until done: true when the stream may carry data now. */
 static bool stream_handshake(struct stream *st, const char *who, u64 now, bool *failed)
 {
@@ -97,13 +100,15 @@ static bool stream_handshake(struct stream *st, const char *who, u64 now, bool *
 	if (rc == TLS_AGAIN) {
 		if (now - st->last_ns < STREAM_IDLE_NS)
 			return false;
-		hv_log("%s: %s: no TLS handshake within 30 s\n", who, st->peer);
+		if (log_limit_ok(&failures, now))
+			hv_log("%s: %s: no TLS handshake within 30 s\n", who, st->peer);
 		*failed = true;
 		return false;
 	}
 	if (rc < 0) {
-		hv_log("%s: %s: TLS handshake failed: %s\n", who, st->peer,
-		       tls_strerror(rc, why, sizeof(why)));
+		if (log_limit_ok(&failures, now))
+			hv_log("%s: %s: TLS handshake failed: %s\n", who, st->peer,
+			       tls_strerror(rc, why, sizeof(why)));
 		*failed = true;
 		return false;
 	}

@@ -17,4 +17,20 @@ __printf(1, 2) void hv_log(const char *fmt, ...);
  */
 void log_capture(void (*sink)(void *ctx, const char *buf, size_t len), void *ctx);
 
+/*
+ * At most `max` messages of one kind per window of `window_ns` (peers that
+ * scan or reconnect in a loop would otherwise flood serial). log_limit_ok()
+ * says whether to log one now; when a window ends with messages hidden, it
+ * first logs "WHAT: N more messages not shown".
+ */
+struct log_limit {
+	const char *what;
+	u64 window_ns;
+	u32 max;
+	u64 start_ns;
+	u32 logged, hidden;
+};
+#define LOG_LIMIT(what_, window_ns_, max_) { .what = (what_), .window_ns = (window_ns_), .max = (max_) }
+bool log_limit_ok(struct log_limit *l, u64 now_ns);
+
 #endif
