@@ -15,6 +15,10 @@ PYTHON     := python3
 NEWLIB     := $(BUILD)/newlib/x86_64-elf
 DEPS_STAMP := $(BUILD)/.deps-ok
 
+# Compiler and linker lines show as one short line each; `make V=1` shows them whole.
+Q := $(if $(V),,@)
+show = $(if $(V),,@printf '  %-7s %s\n' $(1) $(2))
+
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
         -Wno-unused-parameter
 
@@ -54,24 +58,27 @@ $(NEWLIB)/lib/libc.a: scripts/build-newlib.sh | $(DEPS_STAMP)
 LWIP_LIB    := $(BUILD)/lwip/liblwip.a
 MBEDTLS_LIB := $(BUILD)/mbedtls/libmbedcrypto-tern.a
 $(LWIP_LIB): scripts/build-lwip.sh $(wildcard net/include/*.h net/include/arch/*.h) | $(NEWLIB)/lib/libc.a
-	bash scripts/build-lwip.sh $(BUILD)/lwip "$(HV_CFLAGS)"
+	$(Q)bash scripts/build-lwip.sh $(BUILD)/lwip "$(HV_CFLAGS)"
 $(MBEDTLS_LIB): scripts/build-mbedtls.sh $(wildcard net/mbedtls/*.h) | $(NEWLIB)/lib/libc.a
-	bash scripts/build-mbedtls.sh $(BUILD)/mbedtls "$(HV_CFLAGS)"
+	$(Q)bash scripts/build-mbedtls.sh $(BUILD)/mbedtls "$(HV_CFLAGS)"
 # Each library joins the build once its build script is in the tree.
 THIRD_PARTY := $(if $(wildcard scripts/build-lwip.sh),$(LWIP_LIB)) \
                $(if $(wildcard scripts/build-mbedtls.sh),$(MBEDTLS_LIB))
 
 $(BUILD)/hv/%.c.o: %.c | $(NEWLIB)/lib/libc.a $(THIRD_PARTY)
 	@mkdir -p $(dir $@)
-	$(CC) $(HV_CFLAGS) -c $< -o $@
+	$(call show,CC,$<)
+	$(Q)$(CC) $(HV_CFLAGS) -c $< -o $@
 $(BUILD)/hv/%.S.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(HV_ASFLAGS) -c $< -o $@
+	$(call show,AS,$<)
+	$(Q)$(CC) $(HV_ASFLAGS) -c $< -o $@
 
 $(BUILD)/tern.elf: $(HV_OBJS) linker.ld $(NEWLIB)/lib/libc.a $(THIRD_PARTY)
-	$(LD) $(HV_LDFLAGS) -o $@ $(HV_OBJS) --start-group $(filter %.a,$(THIRD_PARTY)) \
+	$(call show,LD,$@)
+	$(Q)$(LD) $(HV_LDFLAGS) -o $@ $(HV_OBJS) --start-group $(filter %.a,$(THIRD_PARTY)) \
 	    $(NEWLIB)/lib/libc.a $(LIBGCC) --end-group
-	grub-file --is-x86-multiboot2 $@
+	$(Q)grub-file --is-x86-multiboot2 $@
 
 # ---- UEFI loader: a gnu-efi application that carries tern.elf inside ----
 EFI_CFLAGS := -std=gnu11 -O2 -fpic -ffreestanding -fno-stack-protector -fshort-wchar \
@@ -83,19 +90,24 @@ EFI_OBJS := $(patsubst %,$(BUILD)/efi/%.o,$(EFI_SRCS)) $(BUILD)/efi/payload.o
 
 $(BUILD)/efi/%.c.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(EFI_CFLAGS) -c $< -o $@
+	$(call show,CC,$<)
+	$(Q)$(CC) $(EFI_CFLAGS) -c $< -o $@
 $(BUILD)/efi/%.S.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(EFI_CFLAGS) -D__ASSEMBLER__ -c $< -o $@
+	$(call show,AS,$<)
+	$(Q)$(CC) $(EFI_CFLAGS) -D__ASSEMBLER__ -c $< -o $@
 # tern.elf and the demo guest ride inside the loader as read-only blobs.
 $(BUILD)/efi/payload.o: boot/efi/payload.S $(BUILD)/tern.elf $(BUILD)/guests/demo.elf
 	@mkdir -p $(dir $@)
-	$(CC) -c -DTERN_ELF='"$(BUILD)/tern.elf"' -DDEMO_ELF='"$(BUILD)/guests/demo.elf"' $< -o $@
+	$(call show,GEN,$@)
+	$(Q)$(CC) -c -DTERN_ELF='"$(BUILD)/tern.elf"' -DDEMO_ELF='"$(BUILD)/guests/demo.elf"' $< -o $@
 $(BUILD)/tern-efi.so: $(filter-out $(BUILD)/efi/boot/efi/payload.S.o,$(EFI_OBJS))
-	$(LD) -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T /usr/lib/elf_x86_64_efi.lds \
+	$(call show,LD,$@)
+	$(Q)$(LD) -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T /usr/lib/elf_x86_64_efi.lds \
 	    /usr/lib/crt0-efi-x86_64.o $^ -L/usr/lib -lefi -lgnuefi -o $@
 $(BUILD)/tern.efi: $(BUILD)/tern-efi.so
-	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+	$(call show,OBJCOPY,$@)
+	$(Q)$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	    -j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
 
 # ---- guests: tiny 64-bit programs that run inside a VM under Tern ----
@@ -108,18 +120,21 @@ GUEST_ELFS := $(patsubst %,$(BUILD)/guests/%.elf,$(GUEST_NAMES))
 guests: $(GUEST_ELFS)
 $(BUILD)/guests/%.c.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(call show,CC,$<)
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
 $(BUILD)/guests/%.S.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -D__ASSEMBLER__ -Iinclude -Iguest-tests/lib -c $< -o $@
+	$(call show,AS,$<)
+	$(Q)$(CC) -D__ASSEMBLER__ -Iinclude -Iguest-tests/lib -c $< -o $@
 $(BUILD)/guests/%.elf: $(BUILD)/guests/guest-tests/%.c.o $(GUEST_LIB) guest-tests/lib/guest.ld
-	$(LD) -nostdlib -static -z max-page-size=0x1000 -T guest-tests/lib/guest.ld -o $@ $(GUEST_LIB) $< $(LIBGCC)
+	$(call show,LD,$@)
+	$(Q)$(LD) -nostdlib -static -z max-page-size=0x1000 -T guest-tests/lib/guest.ld -o $@ $(GUEST_LIB) $< $(LIBGCC)
 
 # ---- boot media ----
 $(BUILD)/tern.iso: $(BUILD)/tern.elf $(BUILD)/tern.efi guests scripts/mkiso.sh
-	bash scripts/mkiso.sh $@ $(BUILD)
+	$(Q)bash scripts/mkiso.sh $@ $(BUILD)
 $(BUILD)/esp.img: $(BUILD)/tern.efi $(BUILD)/guests/demo.elf scripts/mkesp.sh
-	bash scripts/mkesp.sh $@ $(BUILD)/tern.efi $(BUILD)/guests/demo.elf "guest=guest.elf"
+	$(Q)bash scripts/mkesp.sh $@ $(BUILD)/tern.efi $(BUILD)/guests/demo.elf "guest=guest.elf"
 
 run: all
 	$(PYTHON) tests/harness/run_demo.py --build $(BUILD)
@@ -127,7 +142,8 @@ run: all
 # ---- ternctl: the operator's client for the network console (host program) ----
 $(BUILD)/ternctl: $(wildcard tools/ternctl/*.c tools/ternctl/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(HOSTCC) -std=gnu11 -O2 -g $(WARN) -o $@ $(filter %.c,$^) -lmbedtls -lmbedx509 -lmbedcrypto
+	$(call show,HOSTCC,$@)
+	$(Q)$(HOSTCC) -std=gnu11 -O2 -g $(WARN) -o $@ $(filter %.c,$^) -lmbedtls -lmbedx509 -lmbedcrypto
 ifneq ($(wildcard tools/ternctl/*.c),)
 all: $(BUILD)/ternctl
 endif
@@ -139,7 +155,8 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-reco
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(PURE_SRCS)
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(UNIT_CFLAGS) $< $(PURE_SRCS) -o $@
+	$(call show,HOSTCC,$@)
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) $< $(PURE_SRCS) -o $@
 unit-test: $(UNIT_TESTS)
 	bash tests/run-unit.sh $(UNIT_TESTS)
 

@@ -34,6 +34,7 @@
 struct tls_session {
 	mbedtls_ssl_context ssl;
 	struct tls_pipe pipe;
+	bool close_notify; /* the peer ended the session properly */
 };
 
 enum hw_rng { HW_NONE, HW_RDRAND, HW_RDSEED };
@@ -293,9 +294,16 @@ long tls_read(struct tls_session *s, void *buf, size_t len)
 		return rc;
 	if (want_io(rc))
 		return 0;
+	if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+		s->close_notify = true;
 	if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rc == MBEDTLS_ERR_SSL_CONN_EOF)
 		return TLS_CLOSED;
 	return rc;
+}
+
+bool tls_got_close_notify(const struct tls_session *s)
+{
+	return s->close_notify;
 }
 
 bool tls_pending(struct tls_session *s)

@@ -57,6 +57,7 @@ static struct {
 	bool active;
 	bool connected;
 	bool closing;        /* all written; close_notify sent or pending */
+	bool notified;       /* our close_notify is handed to TCP */
 	u64 acked_ns;        /* when TCP had everything acknowledged (0: not yet) */
 	u64 total, written;
 	u32 chunk_len;       /* bytes in chunk waiting for tls_write (0: none) */
@@ -196,7 +197,8 @@ static void sink_poll(u64 now)
 		}
 		char why[96], how[112];
 		if (n == TLS_CLOSED)
-			how[0] = '\0';
+			snprintf(how, sizeof(how), "%s",
+				 tls_got_close_notify(st->tls) ? "" : ", ended without close_notify");
 		else
 			snprintf(how, sizeof(how), ", %s", tls_strerror(n, why, sizeof(why)));
 		if (n == TLS_CLOSED && st->io.pcb)
@@ -293,22 +295,30 @@ static void send_closing(u64 now)
 {
 	struct stream *st = &snd.s;
 	char why[96];
-	int rc = TIMED(st, tls_close_notify(st->tls));
-	if (rc < 0 && rc != TLS_AGAIN) {
-		send_end(tls_strerror(rc, why, sizeof(why)));
-		return;
+	if (!snd.notified) { /* once: each call would send another alert */
+		int rc = TIMED(st, tls_close_notify(st->tls));
+		if (rc < 0) {
+			send_end(tls_strerror(rc, why, sizeof(why)));
+			return;
+		}
+		snd.notified = rc == 0;
 	}
 	u8 dropped[64];
 	long n = TIMED(st, tls_read(st->tls, dropped, sizeof(dropped)));
+	/* A reset also reads as TLS_CLOSED: only close_notify, a FIN, or all
+	   acknowledged before the reset mean the stream arrived. */
 	if (n == TLS_CLOSED) {
-		send_end(NULL);
+		if (tls_got_close_notify(st->tls) || !st->io.failed || snd.acked_ns)
+			send_end(NULL);
+		else
+			send_end("reset by the peer");
 		return;
 	}
 	if (n < 0 && !st->io.failed) {
 		send_end(tls_strerror(n, why, sizeof(why)));
 		return;
 	}
-	if (!snd.acked_ns && rc == 0 && tcp_pipe_unacked(&st->io) == 0 && !st->io.failed)
+	if (!snd.acked_ns && snd.notified && tcp_pipe_unacked(&st->io) == 0 && !st->io.failed)
 		snd.acked_ns = now;
 	if (st->io.failed)
 		send_end(snd.acked_ns ? NULL : "reset by the peer");
@@ -397,6 +407,7 @@ void tls_stream_send(const char *addr, const char *port_str, const char *bytes_s
 	snd.written = 0;
 	snd.chunk_len = 0;
 	snd.connected = snd.closing = false;
+	snd.notified = false;
 	snd.acked_ns = 0;
 	err_t err = tcp_connect(pcb, &dst, port, send_connected);
 	if (err != ERR_OK) {

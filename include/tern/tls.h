@@ -49,6 +49,9 @@ void tls_session_free(struct tls_session *s);
 int tls_handshake(struct tls_session *s);
 /* Decrypted bytes: > 0, 0 when nothing is ready, TLS_CLOSED, or an error. */
 long tls_read(struct tls_session *s, void *buf, size_t len);
+/* After TLS_CLOSED: true if the peer sent close_notify, false if the
+ * connection just ended (which could be a truncation). */
+bool tls_got_close_notify(const struct tls_session *s);
 /* True when received bytes wait inside TLS (a record read in part or whole). */
 bool tls_pending(struct tls_session *s);
 /*
