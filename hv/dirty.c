@@ -78,11 +78,7 @@ u64 dirty_log_harvest(struct vm *vm, u64 *out)
 			out[w] = bits;
 		n += (u64)__builtin_popcountll(bits);
 		/* Re-arm tracking for exactly the pages handed over. */
-		while (bits) {
-			unsigned b = (unsigned)__builtin_ctzll(bits);
-			bits &= bits - 1;
-			arch_dirty_rearm_gfn(vm, w * 64 + b);
-		}
+		arch_dirty_rearm(vm, w * 64, bits);
 	}
 	arch_dirty_flush(vm);
 	d->harvests++;

@@ -90,17 +90,23 @@ void arch_dirty_collect(struct vm *vm)
 	vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
 }
 
-void arch_dirty_rearm_gfn(struct vm *vm, u64 gfn)
+/*
+ * One page-table walk for up to 64 pages: 64 consecutive 4 KiB pages that
+ * start 64-aligned share one leaf table (512 entries), or one large leaf.
+ */
+void arch_dirty_rearm(struct vm *vm, u64 first_gfn, u64 bits)
 {
 	struct arch_vm *av = vm->arch;
 	int level;
-	u64 *e = pt_lookup(av->ept, gfn << PAGE_SHIFT, &level);
+	u64 *e = pt_lookup(av->ept, first_gfn << PAGE_SHIFT, &level);
 	if (!e || level > 1)
 		return; /* still a protected large leaf: tracked already */
-	if (av->dirty_mode == DIRTY_WP)
-		*e &= ~EPT_W;
-	else
-		*e &= ~EPT_D;
+	u64 clear = av->dirty_mode == DIRTY_WP ? EPT_W : EPT_D;
+	while (bits) {
+		unsigned b = (unsigned)__builtin_ctzll(bits);
+		bits &= bits - 1;
+		e[b] &= ~clear;
+	}
 }
 
 void arch_dirty_flush(struct vm *vm)

@@ -70,8 +70,9 @@ bool arch_dirty_pml_available(void);
 int arch_dirty_start(struct vm *vm, int mode);
 /* Move what the hardware logged (PML buffers) into the dirty log. */
 void arch_dirty_collect(struct vm *vm);
-/* Track page gfn again (write-protect it / clear its EPT dirty bit)... */
-void arch_dirty_rearm_gfn(struct vm *vm, u64 gfn);
+/* Track again (write-protect / clear the EPT dirty bit of) page first_gfn + b
+ * for each bit b set in bits; first_gfn is a multiple of 64... */
+void arch_dirty_rearm(struct vm *vm, u64 first_gfn, u64 bits);
 /* ...and make those changes visible to the guest (INVEPT). */
 void arch_dirty_flush(struct vm *vm);
 /* Stop tracking: all RAM writable, PML off. */

@@ -33,11 +33,14 @@ void arch_dirty_collect(struct vm *vm)
 		dirty_log_mark_gfn(vm, pending_hw[i]);
 	npending_hw = 0;
 }
-void arch_dirty_rearm_gfn(struct vm *vm, u64 gfn)
+void arch_dirty_rearm(struct vm *vm, u64 first_gfn, u64 bits)
 {
+	CHECK_EQ(first_gfn % 64, 0);
+	CHECK(bits != 0);
 	flushed_after_rearm = false;
-	if (nrearmed < ARRAY_SIZE(rearmed))
-		rearmed[nrearmed++] = gfn;
+	for (unsigned b = 0; b < 64; b++)
+		if ((bits >> b & 1) && nrearmed < ARRAY_SIZE(rearmed))
+			rearmed[nrearmed++] = first_gfn + b;
 }
 void arch_dirty_flush(struct vm *vm) { flushes++; flushed_after_rearm = true; }
 void hv_log(const char *fmt, ...) { (void)fmt; }
