@@ -190,6 +190,22 @@ def peer_tls_send(host: str, port: int, nbytes: int, psk: str, ident: str, timeo
             "err": r.stderr.decode(errors="replace")[-300:]}
 
 
+def peer_junk(host: str, port: int, nbytes: int, seed: int, timeout: float) -> dict:
+    """Connect, send nbytes of random bytes (no protocol at all), read until closed."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    sent = 0
+    try:
+        s.sendall(random.Random(seed).randbytes(nbytes))
+        sent = nbytes
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(4096):
+            pass
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    s.close()
+    return {"sent": sent}
+
+
 def peer_many(host: str, port: int, conns: int, nbytes: int, timeout: float) -> dict:
     """Open conns streams at once (more than Tern's sink takes), send nbytes
     on each, close them; count those Tern reset. Tern resets a refused one
@@ -329,6 +345,8 @@ def peer_main(argv: list[str]) -> int:
         r = peer_tls_sink(rest[0], int(rest[1]), int(rest[2]), rest[3], rest[4], float(rest[5]))
     elif kind == "tls-send":
         r = peer_tls_send(rest[0], int(rest[1]), int(rest[2]), rest[3], rest[4], float(rest[5]))
+    elif kind == "junk":
+        r = peer_junk(rest[0], int(rest[1]), int(rest[2]), int(rest[3]), float(rest[4]))
     elif kind == "many":
         r = peer_many(rest[0], int(rest[1]), int(rest[2]), int(rest[3]), float(rest[4]))
     elif kind == "garbage":
@@ -410,7 +428,7 @@ class Runner(Suite):
 
     QEMU_CASES = ["qemu-boot", "qemu-linux-ping", "qemu-tern-ping", "qemu-net-send",
                   "qemu-sink", "qemu-sink-corrupt", "qemu-hostile-frames", "qemu-info",
-                  "qemu-sink-limit", "qemu-tls-send", "qemu-tls-wrong-key", "qemu-tls-sink",
+                  "qemu-sink-limit", "qemu-tls-send", "qemu-tls-bad-peers", "qemu-tls-sink",
                   "qemu-shutdown"]
 
     def run_qemu(self) -> None:
@@ -448,7 +466,7 @@ class Runner(Suite):
                 self.case("qemu-info", self.qemu_info, m)
                 self.case("qemu-sink-limit", self.qemu_sink_limit, m, ns)
                 self.case("qemu-tls-send", self.qemu_tls_send, m, ns)
-                self.case("qemu-tls-wrong-key", self.qemu_tls_wrong_key, m, ns)
+                self.case("qemu-tls-bad-peers", self.qemu_tls_bad_peers, m, ns)
                 self.case("qemu-tls-sink", self.qemu_tls_sink, m, ns)
                 self.case("qemu-shutdown", self.shutdown, m)
             finally:
@@ -623,17 +641,23 @@ class Runner(Suite):
         self.figures.append(f"qemu tls net_send: {note}")
         return note
 
-    def qemu_tls_wrong_key(self, m: Machine, ns: Netns) -> str:
-        """A client with another key: refused, logged, counted; Tern carries on."""
+    def qemu_tls_bad_peers(self, m: Machine, ns: Netns) -> str:
+        """A client with another key, then one sending junk: refused, logged,
+        counted; Tern carries on."""
         res = peer_result(ns.peer("tls-send", TERN_IP, str(TLS_SINK_PORT), "1000", "0badc0de" * 4,
                                   PSK_ID, "60"), 90)
         check(res["rc"] != 0, "openssl s_client with a wrong key succeeded")
         f = m.expect(r"^net: tls sink: ([\d.]+): TLS handshake failed: (.*)\n", 30,
                      "the refused handshake in the log")
         check(f.group(1) == LINUX_IP and f.group(2).startswith("wrong key"), f.group(0).strip())
+        # 64 KiB of random bytes instead of a ClientHello.
+        peer_result(ns.peer("junk", TERN_IP, str(TLS_SINK_PORT), "65536", "11", "60"), 90)
+        g = m.expect(r"^net: tls sink: ([\d.]+): TLS handshake failed: (.*)\n", 30,
+                     "the junk's refusal in the log")
+        check(g.group(2).startswith("not a TLS 1.2 client"), g.group(0).strip())
         m.command("info network", r"tls sink: port 5002, 0 open, \d+ streams done \(0 bad\), "
-                  r"0 refused, 1 failed handshakes", CONSOLE_TIMEOUT)
-        return f.group(0).strip()
+                  r"0 refused, 2 failed handshakes", CONSOLE_TIMEOUT)
+        return f"{f.group(2)}; junk: {g.group(2)}"
 
     def qemu_tls_sink(self, m: Machine, ns: Netns) -> str:
         """openssl s_client streams the pattern into Tern's TLS sink."""
