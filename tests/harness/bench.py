@@ -221,6 +221,13 @@ def boot_section(iso: Path, log_dir: Path) -> None:
 BOCHS_IPS = 100_000_000  # the bochsrc's ips: emulated instructions per emulated second
 
 
+def bochs_rate(nbytes: int, ms: int) -> str:
+    """A transfer between two Bochs machines: rate, and sender instructions per byte."""
+    instr = ms / 1000 * BOCHS_IPS
+    return (f"{nbytes / 2**20:.0f} MiB in {ms} ms emulated, {nbytes / 2**20 / max(ms, 1) * 1000:.2f} "
+            f"MiB/s, {instr / nbytes:.0f} sender instructions per byte")
+
+
 def network_section(build: Path) -> None:
     """TCP throughput from the network suite's own transfers (tests/harness/net_tests.py)."""
     print()
@@ -244,11 +251,8 @@ def network_section(build: Path) -> None:
             rows += 1
         m = re.search(r"bochs net_send: (\d+) bytes, pattern ok; sender (\d+) ms", line)
         if m:
-            b, ms = int(m.group(1)), int(m.group(2))
-            instr = ms / 1000 * BOCHS_IPS
-            print(f"  Tern -> Tern (two Bochs over bxhub, demo guests running): {b / 2**20:.0f} MiB in "
-                  f"{ms} ms emulated, {b / 2**20 / max(ms, 1) * 1000:.2f} MiB/s, "
-                  f"{instr / b:.0f} sender instructions per byte")
+            print(f"  Tern -> Tern (two Bochs over bxhub, demo guests running): "
+                  f"{bochs_rate(int(m.group(1)), int(m.group(2)))}")
             rows += 1
         m = re.search(r"qemu tls (net_send|sink): (\d+) bytes .*?Tern: (\d+) ms, \d+ KiB/s, "
                       r"tls ([\d.]+) cycles/byte", line)
@@ -261,11 +265,8 @@ def network_section(build: Path) -> None:
         m = re.search(r"bochs tls net_send: (\d+) bytes over TLS, pattern ok; sender (\d+) ms, "
                       r"\d+ KiB/s, tls ([\d.]+) cycles/byte; sink \d+ ms, \d+ KiB/s, tls ([\d.]+)", line)
         if m:
-            b, ms = int(m.group(1)), int(m.group(2))
-            instr = ms / 1000 * BOCHS_IPS
-            print(f"  Tern -> Tern over TLS (two Bochs): {b / 2**20:.0f} MiB in {ms} ms emulated, "
-                  f"{b / 2**20 / max(ms, 1) * 1000:.2f} MiB/s, {instr / b:.0f} sender instructions per "
-                  f"byte; TLS {m.group(3)} instructions/byte to encrypt, {m.group(4)} to decrypt")
+            print(f"  Tern -> Tern over TLS (two Bochs): {bochs_rate(int(m.group(1)), int(m.group(2)))}; "
+                  f"TLS {m.group(3)} instructions/byte to encrypt, {m.group(4)} to decrypt")
             rows += 1
     if not rows:
         print(f"  not measured: {(r.stdout + r.stderr).strip().splitlines()[-1:] or ['no output']}")

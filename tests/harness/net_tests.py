@@ -405,6 +405,17 @@ def peer_result(p: subprocess.Popen, timeout: float) -> dict:
     return json.loads(lines[-1])
 
 
+def with_peer(p: subprocess.Popen, during, timeout: float = 60):
+    """Run during() (what Tern does and says) while the peer p works, then
+    the peer's result; the peer never outlives the case."""
+    try:
+        seen = during()
+        return seen, peer_result(p, timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
 def wait_ready(p: subprocess.Popen, timeout: float = 20) -> None:
     """The peer sink prints 'ready' once it listens."""
     sel = selectors.DefaultSelector()
@@ -514,15 +525,13 @@ class Runner(Suite):
 
     def qemu_net_send(self, m: Machine, ns: Netns) -> str:
         p = ns.peer("sink", LINUX_IP, str(SINK_PORT), str(self.nbytes), str(TRANSFER_TIMEOUT))
-        try:
+
+        def during():
             wait_ready(p)
             m.command(f"net_send {LINUX_IP} {SINK_PORT} {self.nbytes}", r"^net_send: connecting",
                       CONSOLE_TIMEOUT)
-            d = m.expect(rf"({SEND_RX})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
-            res = peer_result(p, 60)
-        finally:
-            if p.poll() is None:
-                p.kill()
+            return m.expect(rf"({SEND_RX})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
+        d, res = with_peer(p, during)
         check(d.group("bytes") is not None, d.group(0).strip())
         check(int(d.group("bytes")) == self.nbytes, d.group(0).strip())
         check(res["bytes"] == self.nbytes, f"the Linux sink got {res['bytes']} of {self.nbytes} bytes")
@@ -537,12 +546,7 @@ class Runner(Suite):
         nbytes = self.nbytes
         p = ns.peer("send", TERN_IP, str(SINK_PORT), str(nbytes), "-" if corrupt is None else str(corrupt),
                     str(TRANSFER_TIMEOUT))
-        try:
-            d = m.expect(SINK_RX, TRANSFER_TIMEOUT, "the sink's report")
-            res = peer_result(p, 60)
-        finally:
-            if p.poll() is None:
-                p.kill()
+        d, res = with_peer(p, lambda: m.expect(SINK_RX, TRANSFER_TIMEOUT, "the sink's report"))
         check(d.group("peer") == LINUX_IP, d.group(0).strip())
         check(int(d.group("bytes")) == nbytes, f"{d.group(0).strip()} (sent {nbytes})")
         if corrupt is None:
@@ -624,15 +628,13 @@ class Runner(Suite):
         n = self.nbytes
         p = ns.peer("tls-sink", LINUX_IP, str(LINUX_TLS_PORT), str(n), PSK, PSK_ID,
                     str(TRANSFER_TIMEOUT))
-        try:
+
+        def during():
             wait_ready(p)
             m.command(f"net_send {LINUX_IP} {LINUX_TLS_PORT} {n} tls",
                       r"^net_send: connecting to .* over TLS", CONSOLE_TIMEOUT)
-            d = m.expect(rf"({TLS_SEND_RX})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
-            res = peer_result(p, 60)
-        finally:
-            if p.poll() is None:
-                p.kill()
+            return m.expect(rf"({TLS_SEND_RX})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
+        d, res = with_peer(p, during)
         check(d.group("bytes") is not None, d.group(0).strip())
         check(res["bytes"] == n, f"openssl s_server got {res['bytes']} of {n} bytes")
         check(res["bad"] is None, f"openssl s_server got a wrong byte at offset {res['bad']}")
@@ -664,12 +666,7 @@ class Runner(Suite):
         n = self.nbytes
         p = ns.peer("tls-send", TERN_IP, str(TLS_SINK_PORT), str(n), PSK, PSK_ID,
                     str(TRANSFER_TIMEOUT))
-        try:
-            d = m.expect(TLS_SINK_RX, TRANSFER_TIMEOUT, "the TLS sink's report")
-            res = peer_result(p, 60)
-        finally:
-            if p.poll() is None:
-                p.kill()
+        d, res = with_peer(p, lambda: m.expect(TLS_SINK_RX, TRANSFER_TIMEOUT, "the TLS sink's report"))
         check(res["rc"] == 0, f"openssl s_client failed: {res['err']}")
         check(d.group("peer") == LINUX_IP and int(d.group("bytes")) == n and
               d.group("verdict") == "ok" and not d.group("how"), f"{d.group(0).strip()} (sent {n})")
@@ -755,8 +752,8 @@ class Runner(Suite):
                 self.fail_all(self.BOCHS_CASES[1:], "the two machines did not come up")
                 return
             self.case("bochs-ping", self.tern_ping, a, BOCHS_IPS[1], 3)
-            self.case("bochs-net-send", self.bochs_net_send, a, b)
-            self.case("bochs-tls-send", self.bochs_tls_send, a, b)
+            self.case("bochs-net-send", self.bochs_net_send, a, b, False)
+            self.case("bochs-tls-send", self.bochs_net_send, a, b, True)
             self.case("bochs-shutdown", self.shutdown_all, machines)
         finally:
             for x in machines:
@@ -775,35 +772,25 @@ class Runner(Suite):
             x.expect(r"^vm0\| demo: round", BOOT_TIMEOUT, "the demo guest running")
         return "two Terns with the demo guest running"
 
-    def bochs_net_send(self, a: Machine, b: Machine) -> str:
+    def bochs_net_send(self, a: Machine, b: Machine, tls: bool) -> str:
+        """net_send from a to b's sink (plain, or TLS to the TLS sink), checked there."""
         n = self.bochs_bytes
-        a.command(f"net_send {BOCHS_IPS[1]} {SINK_PORT} {n}", r"^net_send: connecting", CONSOLE_TIMEOUT)
-        d = a.expect(rf"({SEND_RX})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
-        check(d.group("bytes") is not None, d.group(0).strip())
-        s = b.expect(SINK_RX, 60, "the sink's report")
-        check(s.group("peer") == BOCHS_IPS[0], s.group(0).strip())
-        check(int(s.group("bytes")) == n and s.group("verdict") == "ok" and not s.group("how"),
-              s.group(0).strip())
-        note = (f"{n} bytes, pattern ok; sender {d.group('ms')} ms, {d.group('kib')} KiB/s; "
-                f"sink {s.group('ms')} ms, {s.group('kib')} KiB/s")
-        self.figures.append(f"bochs net_send: {note}")
-        return note
-
-
-    def bochs_tls_send(self, a: Machine, b: Machine) -> str:
-        n = self.bochs_bytes
-        a.command(f"net_send {BOCHS_IPS[1]} {TLS_SINK_PORT} {n} tls", r"^net_send: connecting",
+        port, send_rx, sink_rx = ((TLS_SINK_PORT, TLS_SEND_RX, TLS_SINK_RX) if tls
+                                  else (SINK_PORT, SEND_RX, SINK_RX))
+        a.command(f"net_send {BOCHS_IPS[1]} {port} {n}{' tls' if tls else ''}", r"^net_send: connecting",
                   CONSOLE_TIMEOUT)
-        d = a.expect(rf"({TLS_SEND_RX})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
+        d = a.expect(rf"({send_rx})|({SEND_FAIL_RX})", TRANSFER_TIMEOUT, "net_send's result")
         check(d.group("bytes") is not None, d.group(0).strip())
-        s = b.expect(TLS_SINK_RX, 60, "the TLS sink's report")
+        s = b.expect(sink_rx, 60, "the sink's report")
         check(s.group("peer") == BOCHS_IPS[0], s.group(0).strip())
         check(int(s.group("bytes")) == n and s.group("verdict") == "ok" and not s.group("how"),
               s.group(0).strip())
-        note = (f"{n} bytes over TLS, pattern ok; sender {d.group('ms')} ms, {d.group('kib')} KiB/s, "
-                f"tls {d.group('cpb')} cycles/byte; sink {s.group('ms')} ms, {s.group('kib')} KiB/s, "
-                f"tls {s.group('cpb')} cycles/byte")
-        self.figures.append(f"bochs tls net_send: {note}")
+
+        def side(x: re.Match) -> str:
+            cost = f", tls {x.group('cpb')} cycles/byte" if tls else ""
+            return f"{x.group('ms')} ms, {x.group('kib')} KiB/s{cost}"
+        note = f"{n} bytes{' over TLS' if tls else ''}, pattern ok; sender {side(d)}; sink {side(s)}"
+        self.figures.append(f"bochs {'tls ' if tls else ''}net_send: {note}")
         return note
 
 
