@@ -12,6 +12,7 @@
  */
 #include <tern/arch.h>
 #include <tern/tls.h>
+#include <mbedtls/aesni.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/entropy_poll.h>
@@ -150,6 +151,14 @@ static bool rng_looks_alive(void)
 			return true;
 	}
 	return false;
+}
+
+const char *tls_aes_name(void)
+{
+	if (!mbedtls_aesni_has_support(MBEDTLS_AESNI_AES))
+		return "portable C";
+	return mbedtls_aesni_has_support(MBEDTLS_AESNI_CLMUL) ? "AES-NI, PCLMULQDQ"
+							      : "AES-NI, portable GHASH";
 }
 
 const char *tls_rng_name(void)

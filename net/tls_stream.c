@@ -441,5 +441,6 @@ void tls_stream_info(void)
 	if (snd.active)
 		hv_printf("  net_send %s over TLS: %lu of %lu bytes encrypted\n", snd.s.peer,
 			  snd.written, snd.total);
-	hv_printf("  tls memory: %zu bytes in use, %zu at most, cap %zu\n", used, peak, cap);
+	hv_printf("  tls: AES in %s; memory %zu bytes in use, %zu at most, cap %zu\n",
+		  tls_aes_name(), used, peak, cap);
 }

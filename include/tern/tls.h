@@ -71,6 +71,8 @@ const char *tls_ciphersuite(const struct tls_session *s);
 
 /* The hardware entropy source tls_init() chose: "RDSEED", "RDRAND" or "none". */
 const char *tls_rng_name(void);
+/* How AES and GCM run: "AES-NI, PCLMULQDQ" or "portable C" (CPUID at run time). */
+const char *tls_aes_name(void);
 /* TLS memory: bytes in use now and at most so far (capped, see net/tls.c). */
 void tls_mem_stats(size_t *used, size_t *peak, size_t *cap);
 

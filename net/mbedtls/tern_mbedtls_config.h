@@ -4,7 +4,7 @@
  * (encrypted streams to a peer, net/tls_stream.c).
  *
  * Written for a freestanding ring-0 image built with -mgeneral-regs-only:
- * no assembly back ends (AES-NI, padlock), no file system, no clock, no
+ * one assembly back end (AES-NI, below), no file system, no clock, no
  * threads, no platform entropy (net/tls.c feeds RDSEED/RDRAND through
  * mbedtls_hardware_poll), no X.509, no public-key code, no PSA, no self
  * tests. Used both for building the library (scripts/build-mbedtls.sh passes
@@ -23,6 +23,17 @@
 
 /* ---- symmetric crypto and hashes ---- */
 #define MBEDTLS_AES_C
+/*
+ * AES-NI and PCLMULQDQ (AES and GCM's multiply) when the CPU has them,
+ * chosen at run time; portable C otherwise. Their inline assembly uses XMM
+ * registers, so scripts/build-mbedtls.sh compiles aesni.c (alone) with SSE
+ * allowed. That is safe because mbedTLS runs only in the service loop,
+ * where the FPU holds Tern's own state: arch/x86_64/fpu.c switches guest
+ * and host state eagerly around every VM entry, and Tern's interrupt and
+ * exception handlers never touch XMM registers.
+ */
+#define MBEDTLS_HAVE_ASM
+#define MBEDTLS_AESNI_C
 #define MBEDTLS_AES_ROM_TABLES /* const tables: no init-order race, lives in .rodata */
 #define MBEDTLS_GCM_C
 #define MBEDTLS_CIPHER_C

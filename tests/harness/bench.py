@@ -270,8 +270,9 @@ def network_section(build: Path) -> None:
             rows += 1
     if not rows:
         print(f"  not measured: {(r.stdout + r.stderr).strip().splitlines()[-1:] or ['no output']}")
-    print("  TLS: TLS 1.2 PSK, AES-GCM in portable C (no AES-NI: Tern is built without "
-          "SSE/AVX); handshakes and commands/s: tests/harness/netcon_tests.py")
+    print("  TLS: TLS 1.2 PSK, AES-GCM with AES-NI and PCLMULQDQ where the CPU has them (`info "
+          "network` says); QEMU TCG emulates those slowly, Bochs counts instructions; handshakes "
+          "and commands/s: tests/harness/netcon_tests.py")
 
 
 def main() -> int:
