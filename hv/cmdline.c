@@ -143,6 +143,8 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 			strcpy(cfg->netcon_psk_id, val);
 	} else if (!strcmp(word, "netcon_plain") && !val) {
 		cfg->netcon_plain = true;
+	} else if (!strcmp(word, "debug_crash") && !val) {
+		cfg->debug_crash = true;
 	} else if (!strcmp(word, "noguest") && !val) {
 		cfg->no_guest = true;
 	} else {

@@ -11,6 +11,7 @@
 #include <tern/hv.h>
 #include <tern/log.h>
 #include <tern/net.h>
+#include <tern/panic.h>
 #include <tern/serial.h>
 #include <tern/tls_stream.h>
 #include <tern/vm.h>
@@ -27,6 +28,27 @@ extern const char *hv_boot_path;
 void con_set_no_vm_reason(const char *why)
 {
 	no_vm_reason = why;
+}
+
+static bool crash_allowed;
+
+void con_allow_crash(bool allow)
+{
+	crash_allowed = allow;
+}
+
+/* `crash KIND`: what an operator uses to check crash reporting end to end. */
+static void cmd_crash(const char *kind)
+{
+	if (!crash_allowed) {
+		hv_printf("error: crash is off; boot with debug_crash to allow it\n");
+		return;
+	}
+	if (!strcmp(kind, "panic"))
+		hv_panic("crash requested at the console");
+	hv_log("tern: crash %s requested at the console\n", kind);
+	arch_crash(kind);
+	hv_printf("error: crash wants ud, gp, pf or panic\n");
 }
 
 static void cmd_help(void)
@@ -179,6 +201,9 @@ static void run_command(const struct con_parsed *p)
 		break;
 	case CON_PING:
 		net_ping(p->argv[0], p->argc > 1 ? p->argv[1] : NULL);
+		break;
+	case CON_CRASH:
+		cmd_crash(p->argv[0]);
 		break;
 	case CON_NET_SEND:
 		if (p->argc < 4)

@@ -78,6 +78,7 @@ void hv_main(struct boot_info *bi)
 	cmdline_redact(bi->cmdline, shown, sizeof(shown));
 	hv_printf("tern: command line: '%s'\n", shown);
 	cmdline_parse(bi->cmdline, &config, config_warning, NULL);
+	con_allow_crash(config.debug_crash);
 	acpi_rsdp = bi->acpi_rsdp;
 	efi_runtime = bi->efi_runtime;
 

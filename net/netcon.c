@@ -138,6 +138,7 @@ static void audit(const struct conn *c, const char *line)
 	case CON_CALC_DIRTY_RATE:
 	case CON_DIRTY_LOG_MODE:
 	case CON_NET_SEND:
+	case CON_CRASH:
 		hv_log("netcon: %s: %s\n", c->peer, line);
 		break;
 	default:

@@ -6,6 +6,7 @@
  */
 #include <tern/arch.h>
 #include <tern/log.h>
+#include <string.h>
 #include "cpu.h"
 #include "desc.h"
 
@@ -19,6 +20,19 @@ static const char *const exc_names[32] = {
 };
 
 static u64 host_nmis;
+
+/* The bottom of the upper half: Tern maps nothing there (arch/x86_64/paging.c). */
+#define NEVER_MAPPED 0xffff800000000000ULL
+
+void arch_crash(const char *kind)
+{
+	if (!strcmp(kind, "ud"))
+		asm volatile("ud2");
+	else if (!strcmp(kind, "gp"))
+		(void)*(volatile u64 *)0x8000000000000000ULL;
+	else if (!strcmp(kind, "pf"))
+		(void)*(volatile u64 *)NEVER_MAPPED;
+}
 
 void exception_dispatch(struct exc_frame *f)
 {

@@ -30,6 +30,12 @@ u64 arch_time_ns(void);
 void arch_power_off(u64 acpi_rsdp, u64 efi_runtime);
 
 __noreturn void arch_halt_forever(void);
+/*
+ * Fault on purpose (the console's `crash`, for checking that a crash in
+ * Tern is reported): "ud" an invalid opcode, "gp" a non-canonical access,
+ * "pf" a read of an unmapped page. Returns only for an unknown kind.
+ */
+void arch_crash(const char *kind);
 void arch_backtrace(void *frame_pointer);
 void arch_cpu_relax(void);
 

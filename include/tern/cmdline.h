@@ -28,6 +28,7 @@ struct hv_config {
 	u32 netcon_psk_len;      /* 0 = no key: the TLS console stays closed */
 	char netcon_psk_id[64];  /* "netcon_psk_id=NAME", default "tern" */
 	bool netcon_plain;       /* "netcon_plain": unencrypted console, tests only */
+	bool debug_crash;        /* "debug_crash": the console's `crash` command works */
 };
 
 /*

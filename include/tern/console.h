@@ -30,6 +30,7 @@ enum con_cmd_id {
 	CON_CONT,
 	CON_SYSTEM_RESET,
 	CON_SHUTDOWN,
+	CON_CRASH,
 	CON_NR_CMDS
 };
 
@@ -79,6 +80,8 @@ void con_init(void);
 void con_poll(void);
 /* What `info status` says while there is no VM. */
 void con_set_no_vm_reason(const char *why);
+/* Boot option debug_crash: let the `crash` command bring Tern down. */
+void con_allow_crash(bool allow);
 enum con_feed_result con_line_feed(struct con_line *l, int c, const char **echo);
 
 /*

@@ -10,7 +10,10 @@ Configurations:
 
 Each case: boot, wait for the guest's outcome, check the console still
 answers (`info status`, `info exits`), then `shutdown` must power the machine
-off. One line per case, then `guest: N passed, N failed`; exit 1 on failure.
+off. On bochs-skylake also: `console` (every command against the demo guest)
+and `crash_ud|gp|pf|panic` (boot option debug_crash, then `crash KIND`: the
+crash report on serial must be complete and Tern must stay halted).
+One line per case, then `guest: N passed, N failed`; exit 1 on failure.
 Serial transcripts: build/test-logs/NAME-CONFIG.log.
 
 Usage: guest_tests.py --build build [--only NAME]... [--config NAME]... [-j N]
@@ -83,6 +86,14 @@ CONFIGS = [
 ]
 NOVMX_CASE = "novmx"  # the one case of qemu-novmx
 CONSOLE_CASE = "console"  # the serial console driven against the demo guest (bochs-skylake)
+# Tern crashed on purpose (`crash KIND`, boot option debug_crash) with the demo
+# guest running: what the crash report must say (bochs-skylake).
+CRASH_CASES = {
+    "crash_ud": r"^tern: EXCEPTION 6 \(#UD invalid opcode\) in the hypervisor",
+    "crash_gp": r"^tern: EXCEPTION 13 \(#GP general protection\) in the hypervisor",
+    "crash_pf": r"^tern: EXCEPTION 14 \(#PF page fault\) in the hypervisor",
+    "crash_panic": r"^tern: PANIC: crash requested at the console",
+}
 
 
 class CaseFailed(Exception):
@@ -134,11 +145,14 @@ class Runner:
                 self.novmx_checks(m)
             elif name == CONSOLE_CASE:
                 self.console_checks(m)
+            elif name in CRASH_CASES:
+                self.crash_checks(m, name)  # Tern halts for good: no shutdown
             else:
                 self.guest_checks(m, name)
                 if name == "dirty_log":
                     self.dirty_mode_check(m, cfg)
-            self.shutdown(m)
+            if name not in CRASH_CASES:
+                self.shutdown(m)
             ok, reason = True, ""
         except (CaseFailed, MachineError) as e:
             ok, reason = False, getattr(e, "reason", None) or str(e)
@@ -168,8 +182,9 @@ class Runner:
         if cfg.firmware == "bios":
             iso = self.build / "tern.iso"
             check(iso.exists(), f"{iso} missing (make builds it)")
-            guest = "demo" if name == CONSOLE_CASE else name
-            cmdline = f"guest={guest} {cfg.cmdline}".strip()
+            guest = "demo" if name == CONSOLE_CASE or name in CRASH_CASES else name
+            extra = "debug_crash" if name in CRASH_CASES else cfg.cmdline
+            cmdline = f"guest={guest} {extra}".strip()
             return Machine(case, iso=iso, test_cfg=grub_test_cfg(guest, cmdline), **common)
         efi = self.build / "tern.efi"
         check(efi.exists(), f"{efi} missing (make builds it)")
@@ -250,11 +265,35 @@ class Runner:
         m.command("x" * 400, r"^error: line longer than", CONSOLE_TIMEOUT)
         m.send_raw("\x00\x01\x1b[A\xff\x7f\x7f\r")
         m.command("a b c d e f g h i j k", r"^error: too many words", CONSOLE_TIMEOUT)
+        m.command("crash ud", r"^error: crash is off; boot with debug_crash", CONSOLE_TIMEOUT)
         # The dirty rate of the demo guest, measured while it runs.
         m.command("calc_dirty_rate 1", r"^measuring the dirty rate", CONSOLE_TIMEOUT)
         m.expect(r"^vm0: dirty rate: \d+ pages/s", RUN_TIMEOUT, "the dirty rate result")
         m.command("info dirty", r"^dirty log: off", CONSOLE_TIMEOUT)
         m.command("info status", r"^VM status: running", CONSOLE_TIMEOUT)
+
+    def crash_checks(self, m: Machine, name: str) -> None:
+        """`crash KIND` with the guest running: a full report on serial, then
+        nothing more (the CPU halts: no guest output, no console)."""
+        wait_boot(m)
+        m.expect(r"^vm0\| demo: round", RUN_TIMEOUT, "the demo guest's first heartbeat")
+        kind = name.split("_", 1)[1]
+        m.send_line(f"crash {kind}")
+        m.expect(CRASH_CASES[name], CONSOLE_TIMEOUT, "the crash report")
+        if kind != "panic":
+            regs = m.expect(r"^\s+RIP=([0-9a-f]{16}) CS=0008", CONSOLE_TIMEOUT, "the registers")
+            check(regs.group(1).startswith("ffffffff8"), f"RIP {regs.group(1)} is not in Tern's image")
+            m.expect(r"^\s+R13=", CONSOLE_TIMEOUT, "the last register line")
+        if kind == "pf":
+            m.expect(r"^\s+faulting address 0xffff800000000000 \(read, not present\)",
+                     CONSOLE_TIMEOUT, "the faulting address")
+        m.expect(r"^tern: backtrace:( [0-9a-f]+){2,}\n", CONSOLE_TIMEOUT, "a backtrace of 2+ frames")
+        m.expect(r"^tern: halted\n", CONSOLE_TIMEOUT, "'tern: halted'")
+        mark = m.mark()
+        m.send_line("info status")
+        time.sleep(3)
+        check("VM status" not in m.text_since(mark) and "demo: round" not in m.text_since(mark),
+              "Tern or the guest kept running after the crash")
 
     def novmx_checks(self, m: Machine) -> None:
         wait_boot(m)
@@ -312,7 +351,8 @@ def main() -> int:
 
     tests = discover(build)
     if args.only:
-        missing = [n for n in args.only if n not in tests and n not in (NOVMX_CASE, CONSOLE_CASE)]
+        missing = [n for n in args.only
+                   if n not in tests and n not in (NOVMX_CASE, CONSOLE_CASE, *CRASH_CASES)]
         if missing:
             print(f"guest_tests: no such guest test: {', '.join(missing)} "
                   f"(found: {', '.join(tests) or 'none'})", file=sys.stderr)
@@ -324,8 +364,10 @@ def main() -> int:
             if not args.only or NOVMX_CASE in args.only:
                 cases.append((cfg, NOVMX_CASE))
             continue
-        if cfg.name == "bochs-skylake" and (not args.only or CONSOLE_CASE in args.only):
-            cases.append((cfg, CONSOLE_CASE))
+        if cfg.name == "bochs-skylake":
+            for special in (CONSOLE_CASE, *CRASH_CASES):
+                if not args.only or special in args.only:
+                    cases.append((cfg, special))
         for name in tests:
             if args.only and name not in args.only:
                 continue

@@ -195,6 +195,16 @@ TEST(noguest)
 	CHECK(!cfg.no_guest);
 }
 
+TEST(debug_crash_is_a_bare_flag)
+{
+	CHECK_EQ(parse("guest=demo"), 0);
+	CHECK(!cfg.debug_crash);
+	CHECK_EQ(parse("debug_crash"), 0);
+	CHECK(cfg.debug_crash);
+	CHECK_EQ(parse("debug_crash=1"), 1);
+	CHECK(!cfg.debug_crash);
+}
+
 TEST(dirty_modes)
 {
 	CHECK_EQ(parse("dirty=wp"), 0);
