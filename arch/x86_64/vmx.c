@@ -58,6 +58,7 @@ static int probe_controls(char *why, size_t len)
 	u32 missing;
 
 	c->revision = (u32)basic & 0x7fffffff;
+	c->io_instr_info = basic & (1ULL << 54);
 	if (vmx_ctl_adjust(rdmsr(true_ctls ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED),
 			   PIN_EXT_INTR_EXIT | PIN_NMI_EXIT | PIN_PREEMPT_TIMER, PIN_VIRTUAL_NMI,
 			   &c->pin, &missing))

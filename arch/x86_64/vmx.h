@@ -16,6 +16,7 @@ struct vmx_caps {
 	u64 ept_vpid;
 	unsigned preempt_shift; /* the preemption timer counts TSC >> this */
 	bool ept_ad, pml, vpid, invept_single;
+	bool io_instr_info; /* INS/OUTS exits report their address size (BASIC bit 54) */
 };
 extern struct vmx_caps vmx_caps;
 
@@ -63,6 +64,8 @@ enum exit_action vmx_handle_exit(struct vcpu *vcpu);
 /* Inject a hardware exception at the next entry (RIP not advanced). */
 void vmx_inject_exception(unsigned vector, bool has_error, u32 error);
 void vmx_skip_instruction(void);
+/* INS/OUTS, REP or not (vmx_string_io.c). */
+enum exit_action vmx_string_io(struct vcpu *vcpu, u16 port, unsigned size, bool in, bool rep);
 
 /* dirty.c: a guest write hit a write-protected EPT leaf while logging. */
 bool dirty_write_fault(struct vcpu *vcpu, u64 gpa);

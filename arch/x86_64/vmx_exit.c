@@ -253,12 +253,10 @@ static enum exit_action handle_io(struct vcpu *vcpu)
 	struct arch_vcpu *av = vcpu->arch;
 	u64 q = av->exit_qual;
 	unsigned size = (q & 7) + 1;
-	bool in = q & 8, string = q & 16;
+	bool in = q & 8, string = q & 16, rep = q & 32;
 	u16 port = (u16)(q >> 16);
-	if (string) {
-		vm_stop_error(vcpu->vm, "string I/O on port %#x is not supported yet", port);
-		return EXIT_STOP;
-	}
+	if (string)
+		return vmx_string_io(vcpu, port, size, in, rep);
 	u64 mask = size == 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1;
 	u32 val = (u32)(av->regs.rax & mask);
 	vm_pio(vcpu, port, size, in, &val);
