@@ -41,7 +41,7 @@ MAX_END_HITS = 500   # rc-script length bound: breaks on END symbols we follow
 
 BOOT_TIMEOUT = 180
 RUN_TIMEOUT = 600
-CODE_DIRS = ("boot", "arch", "hv", "drivers", "lib", "include")
+CODE_DIRS = ("boot", "arch", "hv", "drivers", "net", "lib", "include")
 CODE_EXTS = (".c", ".S", ".h")
 
 
