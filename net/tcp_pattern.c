@@ -5,6 +5,7 @@
  * sink checks every received byte at line rate.
  */
 #include <tern/tcp_pattern.h>
+#include <stdio.h>
 #include <string.h>
 
 u64 tcp_pattern_word(u64 word_index)
@@ -80,6 +81,15 @@ bool tcp_pattern_check(struct tcp_pattern_check *c, const u8 *buf, size_t len)
 out:
 	c->offset += len;
 	return !c->bad;
+}
+
+const char *tcp_pattern_verdict(const struct tcp_pattern_check *c, char *buf, size_t len)
+{
+	if (c->bad)
+		snprintf(buf, len, "BAD at offset %lu", (unsigned long)c->bad_offset);
+	else
+		snprintf(buf, len, "ok");
+	return buf;
 }
 
 u64 tcp_pattern_kib_per_s(u64 bytes, u64 ns)

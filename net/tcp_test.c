@@ -56,10 +56,7 @@ static void sink_report(struct sink_conn *s, const char *how)
 {
 	u64 ns = arch_time_ns() - s->start_ns;
 	char verdict[48];
-	if (s->check.bad)
-		snprintf(verdict, sizeof(verdict), "BAD at offset %lu", s->check.bad_offset);
-	else
-		snprintf(verdict, sizeof(verdict), "ok");
+	tcp_pattern_verdict(&s->check, verdict, sizeof(verdict));
 	sink_streams++;
 	sink_bad += s->check.bad;
 	hv_log("net: tcp sink: %lu bytes from %s, pattern %s, %lu ms, %lu KiB/s%s\n",

@@ -126,10 +126,7 @@ static void sink_report(const char *how)
 	u64 ns = arch_time_ns() - st->start_ns, bytes = sink.check.offset;
 	u64 cpb = cycles_per_byte_x10(st, bytes);
 	char verdict[48];
-	if (sink.check.bad)
-		snprintf(verdict, sizeof(verdict), "BAD at offset %lu", sink.check.bad_offset);
-	else
-		snprintf(verdict, sizeof(verdict), "ok");
+	tcp_pattern_verdict(&sink.check, verdict, sizeof(verdict));
 	sink.streams++;
 	sink.bad += sink.check.bad;
 	hv_log("net: tls sink: %lu bytes from %s, pattern %s, %lu ms, %lu KiB/s, "

@@ -27,6 +27,9 @@ void tcp_pattern_check_init(struct tcp_pattern_check *c);
 /* Check len bytes that follow what was fed before; false once any differed. */
 bool tcp_pattern_check(struct tcp_pattern_check *c, const u8 *buf, size_t len);
 
+/* What the checker found, for a report: "ok" or "BAD at offset X". */
+const char *tcp_pattern_verdict(const struct tcp_pattern_check *c, char *buf, size_t len);
+
 /* Throughput in KiB/s of bytes moved in ns nanoseconds (0 when ns is 0). */
 u64 tcp_pattern_kib_per_s(u64 bytes, u64 ns);
 

@@ -221,6 +221,11 @@ def boot_section(iso: Path, log_dir: Path) -> None:
 BOCHS_IPS = 100_000_000  # the bochsrc's ips: emulated instructions per emulated second
 
 
+def qemu_rate(nbytes: int, ms: int) -> str:
+    """A transfer timed by Tern's clock under QEMU."""
+    return f"{nbytes / 2**20:.0f} MiB in {ms} ms, {nbytes / 2**20 / max(ms, 1) * 1000:.1f} MiB/s"
+
+
 def bochs_rate(nbytes: int, ms: int) -> str:
     """A transfer between two Bochs machines: rate, and sender instructions per byte."""
     instr = ms / 1000 * BOCHS_IPS
@@ -239,15 +244,11 @@ def network_section(build: Path) -> None:
     for line in r.stdout.splitlines():
         m = re.search(r"qemu net_send: (\d+) bytes .*?Tern: (\d+) ms", line)
         if m:
-            b, ms = int(m.group(1)), int(m.group(2))
-            print(f"  Tern -> Linux (QEMU TCG, e1000, tap): {b / 2**20:.0f} MiB in {ms} ms, "
-                  f"{b / 2**20 / max(ms, 1) * 1000:.1f} MiB/s")
+            print(f"  Tern -> Linux (QEMU TCG, e1000, tap): {qemu_rate(int(m.group(1)), int(m.group(2)))}")
             rows += 1
         m = re.search(r"qemu sink: (\d+) bytes .*?Tern: (\d+) ms", line)
         if m:
-            b, ms = int(m.group(1)), int(m.group(2))
-            print(f"  Linux -> Tern (QEMU TCG): {b / 2**20:.0f} MiB in {ms} ms, "
-                  f"{b / 2**20 / max(ms, 1) * 1000:.1f} MiB/s")
+            print(f"  Linux -> Tern (QEMU TCG): {qemu_rate(int(m.group(1)), int(m.group(2)))}")
             rows += 1
         m = re.search(r"bochs net_send: (\d+) bytes, pattern ok; sender (\d+) ms", line)
         if m:
@@ -258,9 +259,8 @@ def network_section(build: Path) -> None:
                       r"tls ([\d.]+) cycles/byte", line)
         if m:
             way = "Tern -> Linux" if m.group(1) == "net_send" else "Linux -> Tern"
-            b, ms = int(m.group(2)), int(m.group(3))
-            print(f"  {way} over TLS (QEMU TCG, openssl): {b / 2**20:.0f} MiB in {ms} ms, "
-                  f"{b / 2**20 / max(ms, 1) * 1000:.1f} MiB/s, Tern's TLS {m.group(4)} cycles/byte")
+            print(f"  {way} over TLS (QEMU TCG, openssl): {qemu_rate(int(m.group(2)), int(m.group(3)))}, "
+                  f"Tern's TLS {m.group(4)} cycles/byte")
             rows += 1
         m = re.search(r"bochs tls net_send: (\d+) bytes over TLS, pattern ok; sender (\d+) ms, "
                       r"\d+ KiB/s, tls ([\d.]+) cycles/byte; sink \d+ ms, \d+ KiB/s, tls ([\d.]+)", line)

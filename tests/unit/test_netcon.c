@@ -295,7 +295,8 @@ TEST(idle_timer_counts_lines_not_bytes)
 	CHECK_EQ(s.end, NETCON_END_IDLE);
 }
 
-TEST(stuck_answer_ends_as_stalled_without_farewell)
+/* At t=1, command b runs and its answer finds no room in the transport. */
+static void stick_second_answer(void)
 {
 	start("a\n");
 	poll_n(1, 0);
@@ -303,20 +304,19 @@ TEST(stuck_answer_ends_as_stalled_without_farewell)
 	f.in = "b\n";
 	f.in_len = 2;
 	f.in_pos = 0;
-	poll_n(1, 1); /* runs b; its answer is stuck */
+	poll_n(1, 1);
+}
+
+TEST(stuck_answer_ends_as_stalled_without_farewell)
+{
+	stick_second_answer();
 	CHECK(!netcon_session_poll(&s, NETCON_IDLE_NS + 1));
 	CHECK_EQ(s.end, NETCON_END_STALLED);
 }
 
 TEST(stall_timeout_counts_from_the_last_progress)
 {
-	start("a\n");
-	poll_n(1, 0);
-	f.room = 0;
-	f.in = "b\n";
-	f.in_len = 2;
-	f.in_pos = 0;
-	poll_n(1, 1);                                   /* b's answer is stuck from t=1 */
+	stick_second_answer();                          /* b's answer is stuck from t=1 */
 	CHECK(netcon_session_poll(&s, NETCON_STALL_NS)); /* 1 ns short */
 	f.room = 1;                                      /* one byte goes out: progress */
 	CHECK(netcon_session_poll(&s, NETCON_STALL_NS + 5));

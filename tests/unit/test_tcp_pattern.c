@@ -145,3 +145,14 @@ TEST(kib_per_s)
 	/* no overflow for large transfers */
 	CHECK_EQ(tcp_pattern_kib_per_s(1ULL << 50, 1000000000ULL * 1024), 1ULL << 30);
 }
+
+TEST(verdict_for_reports)
+{
+	struct tcp_pattern_check c;
+	char buf[48];
+	tcp_pattern_check_init(&c);
+	CHECK_STR_EQ(tcp_pattern_verdict(&c, buf, sizeof(buf)), "ok");
+	c.bad = true;
+	c.bad_offset = 1234567;
+	CHECK_STR_EQ(tcp_pattern_verdict(&c, buf, sizeof(buf)), "BAD at offset 1234567");
+}
