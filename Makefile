@@ -153,10 +153,17 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-reco
         -fno-omit-frame-pointer $(WARN) -Wno-missing-prototypes -Iinclude -Iarch/x86_64 \
         -Itests/unit -DTERN_HOST_TEST
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(PURE_SRCS)
+# One object per source with its own dependency file (-MMD -MP), so a changed
+# header or a .c file that a test #includes rebuilds exactly the tests that
+# use it; the pure sources are compiled once for all the tests.
+UNIT_OBJS := $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(PURE_SRCS))
+$(BUILD)/unit/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(call show,HOSTCC,$@)
-	$(Q)$(HOSTCC) $(UNIT_CFLAGS) $< $(PURE_SRCS) -o $@
+	$(call show,HOSTCC,$<)
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -MMD -MP -c $< -o $@
+$(UNIT_TESTS): $(BUILD)/unit/%: $(BUILD)/unit/obj/tests/unit/%.o $(UNIT_OBJS)
+	$(call show,LINK,$@)
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) $^ -o $@ $(UNIT_LIBS_$*)
 unit-test: $(UNIT_TESTS)
 	bash tests/run-unit.sh $(UNIT_TESTS)
 
