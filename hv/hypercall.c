@@ -64,8 +64,8 @@ s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2)
 		return hc_timer(vcpu, a0, a1);
 	case TERN_HC_DIRTY_START:
 		return dirty_hc_start(vm);
-	case TERN_HC_DIRTY_CHECK:
-		return dirty_hc_check(vm, a0, a1, a2);
+	case TERN_HC_DIRTY_LOG:
+		return dirty_hc_log(vm, a0, a1);
 	case TERN_HC_DIRTY_HARVEST:
 		return dirty_hc_harvest(vm, a0);
 	case TERN_HC_DIRTY_STOP:

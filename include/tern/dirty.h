@@ -66,10 +66,10 @@ void dirty_rate_poll(struct vm *vm, u64 now_ns);
 void dirty_log_mark_gfn(struct vm *vm, u64 gfn);
 /*
  * The dirty-log test hypercalls (hv/dirty_check.c, docs/guest-abi.md):
- * TERN_HC_DIRTY_START, _CHECK and _HARVEST. Arguments come from the guest.
+ * TERN_HC_DIRTY_START, _LOG and _HARVEST. Arguments come from the guest.
  */
 s64 dirty_hc_start(struct vm *vm);
-s64 dirty_hc_check(struct vm *vm, u64 list_gpa, u64 count, u64 result_gpa);
+s64 dirty_hc_log(struct vm *vm, u64 bitmap_gpa, u64 bytes);
 s64 dirty_hc_harvest(struct vm *vm, u64 stats_gpa);
 /* Tern wrote [gpa, gpa+len) of guest memory itself (device models, loading). */
 void vm_mark_dirty(struct vm *vm, u64 gpa, u64 len);

@@ -9,7 +9,7 @@
 #ifndef TERN_HYPERCALL_H
 #define TERN_HYPERCALL_H
 
-#define TERN_HC_ABI_VERSION 1
+#define TERN_HC_ABI_VERSION 2 /* 2: DIRTY_LOG replaced DIRTY_CHECK */
 
 enum tern_hypercall {
 	TERN_HC_VERSION = 0,     /* -> TERN_HC_ABI_VERSION */
@@ -18,8 +18,8 @@ enum tern_hypercall {
 	TERN_HC_EXIT = 3,        /* rdi = exit code; the VM stops, Tern stays up */
 	TERN_HC_TIMER = 4,       /* rdi = vector (32..255), rsi = delay in ns (0 disarms): one-shot interrupt */
 	TERN_HC_DIRTY_START = 5, /* start the dirty log -> 1 write-protect, 2 PML */
-	TERN_HC_DIRTY_CHECK = 6, /* rdi = GPA of u64 page numbers written, rsi = count,
-				    rdx = GPA of struct tern_dirty_check: harvest and compare -> missed */
+	TERN_HC_DIRTY_LOG = 6,   /* rdi = GPA (8-aligned) of a bitmap, rsi = its bytes (>= TERN_DIRTY_LOG_BYTES):
+				    harvest into it -> pages; the guest judges the log itself */
 	TERN_HC_DIRTY_STOP = 7,
 	TERN_HC_DIRTY_HARVEST = 8, /* rdi = GPA of struct tern_dirty_stats: harvest (discarding) -> pages */
 	TERN_HC_NR
@@ -31,15 +31,11 @@ enum tern_report {
 	TERN_REPORT_INFO = 2,
 };
 
-#define TERN_DIRTY_CHECK_MAX 65536
-
-/* Written by TERN_HC_DIRTY_CHECK. */
-struct tern_dirty_check {
-	unsigned long long logged;  /* pages in the harvested log */
-	unsigned long long missed;  /* listed pages the log lacks: must be 0 */
-	unsigned long long extra;   /* logged pages not listed */
-	unsigned long long first_missed; /* page number of the first miss, or ~0 */
-};
+/*
+ * TERN_HC_DIRTY_LOG writes exactly this many bytes: one bit per 4 KiB page
+ * of RAM (bit g of u64 word g / 64 for page g), bits past the last page 0.
+ */
+#define TERN_DIRTY_LOG_BYTES(ram_bytes) (((ram_bytes) / 4096 + 63) / 64 * 8)
 
 /* Written by TERN_HC_DIRTY_HARVEST, for benchmarks. */
 struct tern_dirty_stats {

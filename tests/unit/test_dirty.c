@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../hv/dirty.c"
+#include "../../hv/dirty_check.c"
 
 /* ---- the fake CPU layer ---- */
 static bool fake_pml = true;
@@ -44,14 +45,23 @@ void arch_dirty_rearm(struct vm *vm, u64 first_gfn, u64 bits)
 }
 void arch_dirty_flush(struct vm *vm) { flushes++; flushed_after_rearm = true; }
 void hv_log(const char *fmt, ...) { (void)fmt; }
+/* Guest RAM for the hypercalls: the same contract as hv/vm.c's. */
+void *vm_gpa_ptr(struct vm *vm, u64 gpa, u64 len)
+{
+	if (gpa > vm->ram_size || len > vm->ram_size - gpa)
+		return NULL;
+	return vm->ram + gpa;
+}
 
 static struct vm vm;
 
 static void setup(u64 ram_pages, enum dirty_mode preferred)
 {
 	free(vm.dirty.bitmap);
+	free(vm.ram);
 	memset(&vm, 0, sizeof(vm));
 	vm.ram_size = ram_pages * PAGE_SIZE;
+	vm.ram = calloc(ram_pages, PAGE_SIZE);
 	vm.dirty.preferred = preferred;
 	fake_vm = &vm;
 	started_mode = -1;
@@ -216,4 +226,44 @@ TEST(dirty_mode_names_parse_back)
 	CHECK_EQ(dirty_mode_parse("wp"), DIRTY_WP);
 	CHECK_EQ(dirty_mode_parse("PML"), -1);
 	CHECK_EQ(dirty_mode_parse(""), -1);
+}
+
+/* TERN_HC_DIRTY_LOG: the guest gets exactly the harvested bitmap. */
+TEST(dirty_log_hypercall_hands_the_bitmap_to_the_guest)
+{
+	setup(1000, DIRTY_AUTO);
+	CHECK_EQ(dirty_log_start(&vm), 0);
+	u64 len = TERN_DIRTY_LOG_BYTES(vm.ram_size), gpa = 8 * PAGE_SIZE;
+	CHECK_EQ(len, BITMAP_WORDS(1000) * 8);
+	memset(vm.ram + gpa, 0xa5, 2 * len); /* what lies past len must stay */
+	dirty_log_mark_gfn(&vm, 5);
+	dirty_log_mark_gfn(&vm, 999);
+	CHECK_EQ(dirty_hc_log(&vm, gpa, len), 2);
+	const u64 *out = (const u64 *)(vm.ram + gpa);
+	CHECK_EQ(bitmap_weight(out, 1000), 2);
+	CHECK(bitmap_test(out, 5) && bitmap_test(out, 999));
+	CHECK_EQ(out[BITMAP_WORDS(1000) - 1] >> (1000 % 64), 0); /* no pages past RAM */
+	CHECK_EQ(vm.ram[gpa + len], 0xa5);
+	/* Tern wrote the buffer's page: the next log has it, and only it. */
+	CHECK_EQ(dirty_hc_log(&vm, gpa, ~0ULL), 1);
+	CHECK(bitmap_test(out, 8));
+}
+
+TEST(dirty_log_hypercall_refuses_hostile_arguments_and_keeps_the_log)
+{
+	setup(1000, DIRTY_AUTO);
+	u64 len = TERN_DIRTY_LOG_BYTES(vm.ram_size);
+	CHECK_EQ(dirty_hc_log(&vm, 0, len), TERN_HC_EINVAL); /* not logging */
+	CHECK_EQ(dirty_log_start(&vm), 0);
+	dirty_log_mark_gfn(&vm, 77);
+	const u64 bad_gpa[] = { 4, 1000 * PAGE_SIZE, 1000 * PAGE_SIZE - 8,
+				       ~0ULL & ~7ULL, (1ULL << 63), 1000 * PAGE_SIZE - len + 8 };
+	for (unsigned i = 0; i < ARRAY_SIZE(bad_gpa); i++)
+		CHECK_EQ(dirty_hc_log(&vm, bad_gpa[i], len), TERN_HC_EINVAL);
+	CHECK_EQ(dirty_hc_log(&vm, 0, len - 1), TERN_HC_EINVAL); /* too small */
+	CHECK_EQ(dirty_hc_log(&vm, 0, 0), TERN_HC_EINVAL);
+	for (u64 i = 0; i < vm.ram_size; i++)
+		CHECK_EQ(vm.ram[i], 0);
+	CHECK_EQ(dirty_hc_log(&vm, 1000 * PAGE_SIZE - len, len), 1); /* the very end fits */
+	CHECK(bitmap_test((u64 *)(vm.ram + 1000 * PAGE_SIZE - len), 77));
 }
