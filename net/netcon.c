@@ -28,6 +28,7 @@
 #define NETCON_SLOTS 4                     /* one served, three waiting */
 #define WAIT_NS (30ULL * 1000000000)       /* longest wait for a turn */
 #define RX_MAX_PBUFS 8                     /* ~11 KiB of received data held per connection */
+#define NETCON_KEEPALIVE_S 15             /* silence before the first probe */
 #define NOISY_WINDOW_NS (10ULL * 1000000000)
 #define NOISY_MAX 5                        /* refusals and failures logged per window */
 #define STR(x) #x
@@ -92,6 +93,13 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	c->seq = nc.next_seq++;
 	memcpy(c->peer, peer, sizeof(peer));
 	tcp_nagle_disable(pcb); /* answers are small and interactive */
+	/* A client host that vanished while idle owes nothing and sends
+	 * nothing: probe it, so it cannot hold the console until the idle
+	 * timeout (gone after NETCON_KEEPALIVE_S + 3 probes 5 s apart). */
+	ip_set_option(pcb, SOF_KEEPALIVE);
+	pcb->keep_idle = NETCON_KEEPALIVE_S * 1000;
+	pcb->keep_intvl = 5000;
+	pcb->keep_cnt = 3;
 	if (nc.active && log_budget(c->arrived_ns))
 		hv_log("netcon: %s waits: the console is serving %s\n", peer, nc.active->peer);
 	return ERR_OK;
@@ -238,9 +246,11 @@ static bool start_next(u64 now)
 			release(c);
 			return false;
 		}
-		io = (struct netcon_transport){ tls_t_handshake, tls_t_read, tls_t_write, nc.tls_sess };
+		io = (struct netcon_transport){ tls_t_handshake, tls_t_read, tls_t_write, nc.tls_sess,
+						 tcp_pipe_delivery, &c->io };
 	} else {
-		io = (struct netcon_transport){ NULL, tcp_pipe_recv, tcp_pipe_send, &c->io };
+		io = (struct netcon_transport){ NULL, tcp_pipe_recv, tcp_pipe_send, &c->io,
+						 tcp_pipe_delivery, &c->io };
 	}
 	nc.active = c;
 	nc.announced = false;

@@ -167,6 +167,28 @@ static bool open_session(struct netcon_session *s, u64 now)
 	return true;
 }
 
+/*
+ * A client that stops taking its answers (gone, or flooding without
+ * reading) must not keep the console from the next one. Owed: an answer
+ * not yet taken by the transport, or bytes below it the peer has not
+ * acknowledged. Progress: bytes taken, or acknowledged. A client that was
+ * killed after its last command may leave no trace but acknowledgements
+ * that never come (its reset can be lost, or fall outside the window).
+ */
+static bool stalled(struct netcon_session *s, bool pending, u64 now)
+{
+	u32 unacked = 0;
+	u64 progress = s->bytes_out;
+	if (s->io.delivery)
+		progress += s->io.delivery(s->io.link, &unacked);
+	if (!(pending || unacked) || progress != s->stall_progress) {
+		s->stall_progress = progress;
+		s->stall_since_ns = now;
+		return false;
+	}
+	return now - s->stall_since_ns >= NETCON_STALL_NS;
+}
+
 bool netcon_session_poll(struct netcon_session *s, u64 now)
 {
 	if (s->state == NETCON_DONE)
@@ -190,14 +212,8 @@ bool netcon_session_poll(struct netcon_session *s, u64 now)
 			return end_session(s, s->end, 0);
 		return true;
 	}
-	/* A client that stops taking its answers (gone, or flooding without
-	 * reading) must not keep the console from the next one. */
-	if (!pending || s->bytes_out != s->stall_bytes) {
-		s->stall_bytes = s->bytes_out;
-		s->stall_since_ns = now;
-	} else if (now - s->stall_since_ns >= NETCON_STALL_NS) {
+	if (stalled(s, pending, now))
 		return end_session(s, NETCON_END_STALLED, 0);
-	}
 	if (now - s->last_line_ns >= NETCON_IDLE_NS) {
 		if (pending) /* not even reading its answers: no farewell either */
 			return end_session(s, NETCON_END_IDLE, 0);

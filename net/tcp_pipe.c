@@ -31,6 +31,15 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *b, err_t err)
 	return ERR_OK;
 }
 
+/* The peer acknowledged len more bytes: proof that it is still there and reading. */
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16 len)
+{
+	struct tcp_pipe *p = arg;
+	if (p)
+		p->acked += len;
+	return ERR_OK;
+}
+
 /* lwIP has already freed the pcb (reset by the peer, or out of memory). */
 static void on_err(void *arg, err_t err)
 {
@@ -48,6 +57,7 @@ void tcp_pipe_attach(struct tcp_pipe *p, struct tcp_pcb *pcb, u8 rx_max_pbufs)
 	p->rx_max_pbufs = rx_max_pbufs;
 	tcp_arg(pcb, p);
 	tcp_recv(pcb, on_recv);
+	tcp_sent(pcb, on_sent);
 	tcp_err(pcb, on_err);
 }
 
@@ -90,11 +100,19 @@ u32 tcp_pipe_unacked(const struct tcp_pipe *p)
 	return (u32)(TCP_SND_BUF - tcp_sndbuf(p->pcb));
 }
 
+u64 tcp_pipe_delivery(void *pipe, u32 *unacked)
+{
+	struct tcp_pipe *p = pipe;
+	*unacked = tcp_pipe_unacked(p);
+	return p->acked;
+}
+
 void tcp_pipe_release(struct tcp_pipe *p)
 {
 	if (p->pcb) {
 		tcp_arg(p->pcb, NULL);
-		tcp_recv(p->pcb, NULL); /* lwIP's default drops late data and closes on FIN */
+		tcp_recv(p->pcb, NULL);
+		tcp_sent(p->pcb, NULL); /* lwIP's default drops late data and closes on FIN */
 		tcp_err(p->pcb, NULL);
 		if (tcp_close(p->pcb) != ERR_OK)
 			tcp_abort(p->pcb);

@@ -38,7 +38,8 @@ void netcon_poll(void);
 #define NETCON_HANDSHAKE_NS (NETCON_HANDSHAKE_S * 1000000000ULL)
 #define NETCON_IDLE_NS (300ULL * 1000000000)  /* no complete line for 5 minutes */
 #define NETCON_FAREWELL_NS (5ULL * 1000000000) /* time to deliver a last message */
-#define NETCON_STALL_NS (10ULL * 1000000000)   /* an answer that makes no progress */
+#define NETCON_STALL_S 10
+#define NETCON_STALL_NS (NETCON_STALL_S * 1000000000ULL) /* owed bytes that make no progress */
 #define NETCON_GREETING "Tern network console; type 'help', 'quit' to leave\n"
 
 /*
@@ -54,6 +55,13 @@ struct netcon_transport {
 	long (*read)(void *ctx, void *buf, size_t len);
 	long (*write)(void *ctx, const void *buf, size_t len);
 	void *ctx;
+	/* Optional: what the network has delivered. Bytes the peer acknowledged
+	 * so far, and in *unacked the bytes written below the session that it
+	 * has not acknowledged yet (the TCP connection under TLS). A write only
+	 * hands bytes to TCP; a client that died or stopped reading shows in
+	 * acknowledgements that stop, not in writes that fail. */
+	u64 (*delivery)(void *link, u32 *unacked);
+	void *link;
 };
 
 struct netcon_session;
@@ -69,7 +77,7 @@ enum netcon_end {
 	NETCON_END_HANDSHAKE,         /* the handshake failed: err */
 	NETCON_END_HANDSHAKE_TIMEOUT, /* no handshake within NETCON_HANDSHAKE_NS */
 	NETCON_END_IDLE,              /* no command for NETCON_IDLE_NS */
-	NETCON_END_STALLED,           /* took no answer bytes for NETCON_STALL_NS */
+	NETCON_END_STALLED,           /* took or acknowledged no answer byte for NETCON_STALL_NS */
 	NETCON_END_ERROR,             /* the transport failed: err */
 };
 
@@ -89,7 +97,7 @@ struct netcon_session {
 	u32 out_inflight;         /* length of a write the transport asked to repeat */
 	bool out_truncated;
 	u64 commands, bytes_in, bytes_out;
-	u64 stall_since_ns, stall_bytes; /* answer progress, for NETCON_STALL_NS */
+	u64 stall_since_ns, stall_progress; /* answer progress, for NETCON_STALL_NS */
 };
 
 void netcon_session_init(struct netcon_session *s, const struct netcon_transport *io,

@@ -24,6 +24,7 @@ struct tcp_pipe {
 	bool peer_fin;       /* the peer sent FIN: nothing more will arrive */
 	bool failed;         /* lwIP dropped the connection (reset, abort); pcb is gone */
 	u8 rx_max_pbufs;
+	u64 acked;           /* bytes the peer has acknowledged, in all */
 };
 
 /* Take over pcb's callbacks (arg, recv, err) for p. */
@@ -34,6 +35,9 @@ long tcp_pipe_recv(void *pipe, void *buf, size_t len);
 long tcp_pipe_send(void *pipe, const void *buf, size_t len);
 /* Bytes handed to lwIP that the peer has not acknowledged yet. */
 u32 tcp_pipe_unacked(const struct tcp_pipe *p);
+/* Bytes the peer acknowledged so far; *unacked as tcp_pipe_unacked() (the
+ * network console's transport delivery callback, tern/netcon.h). */
+u64 tcp_pipe_delivery(void *pipe, u32 *unacked);
 /* Close the connection (reset it if lwIP has no memory for a FIN), drop
  * what was not read; p is then empty. */
 void tcp_pipe_release(struct tcp_pipe *p);

@@ -128,7 +128,7 @@ static void run(void *ctx, struct netcon_session *sess, char *line)
 	}
 }
 
-static const struct netcon_transport io = { fake_handshake, fake_read, fake_write, NULL };
+static const struct netcon_transport io = { fake_handshake, fake_read, fake_write, NULL, NULL, NULL };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

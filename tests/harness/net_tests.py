@@ -360,6 +360,43 @@ def peer_main(argv: list[str]) -> int:
 
 # ---- the harness side ----
 
+def linux_icmp_counts(ns: "Netns") -> tuple[int, int]:
+    """The namespace's kernel counters: echo requests in, echo replies out."""
+    lines = [l.split() for l in ns.run(["cat", "/proc/net/snmp"]).stdout.splitlines()
+             if l.startswith("Icmp:")]
+    row = dict(zip(lines[0][1:], map(int, lines[1][1:])))
+    return row["InEchos"], row["OutEchoReps"]
+
+
+def tern_icmp_counts(m: Machine) -> tuple[int, int]:
+    """A Tern peer's lwIP ICMP counters (it receives only echo requests here)."""
+    a = m.command("info network", r"^  icmp +rx (\d+) tx (\d+)", CONSOLE_TIMEOUT)
+    return int(a.match.group(1)), int(a.match.group(2))
+
+
+def pcap_icmp_echoes(path: Path, src: str, dst: str) -> tuple[int, int]:
+    """From a QEMU filter-dump capture (Ethernet, IPv4): echo requests src->dst
+    and echo replies dst->src."""
+    data = path.read_bytes() if path.exists() else b""
+    req = rep = 0
+    off = 24  # the global header
+    while off + 16 <= len(data):
+        incl = int.from_bytes(data[off + 8:off + 12], "little")
+        frame = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00" or frame[23] != 1:
+            continue
+        ihl = (frame[14] & 15) * 4
+        s_ip = ".".join(map(str, frame[26:30]))
+        d_ip = ".".join(map(str, frame[30:34]))
+        kind = frame[14 + ihl]
+        if kind == 8 and (s_ip, d_ip) == (src, dst):
+            req += 1
+        elif kind == 0 and (s_ip, d_ip) == (dst, src):
+            rep += 1
+    return req, rep
+
+
 class Netns:
     """A network namespace of our own; deleted on exit whatever happened."""
 
@@ -469,7 +506,8 @@ class Runner(Suite):
                     self.fail_all(self.QEMU_CASES[1:], "Tern did not come up on the network")
                     return
                 self.case("qemu-linux-ping", self.qemu_linux_ping, ns)
-                self.case("qemu-tern-ping", self.tern_ping, m, LINUX_IP, 3)
+                self.case("qemu-tern-ping", self.tern_ping, m, LINUX_IP, 3,
+                          lambda: linux_icmp_counts(ns))
                 self.case("qemu-net-send", self.qemu_net_send, m, ns)
                 self.case("qemu-sink", self.qemu_sink, m, ns, None)
                 self.case("qemu-sink-corrupt", self.qemu_sink, m, ns, 1234567)
@@ -513,13 +551,23 @@ class Runner(Suite):
         check(res["received"] == 3, f"{res['received']} of 3 echo replies (raw socket)")
         return "3/3 replies (raw-socket ping; install iputils-ping for ping(8))"
 
-    def tern_ping(self, m: Machine, addr: str, count: int) -> str:
+    def tern_ping(self, m: Machine, addr: str, count: int, peer_counts) -> str:
+        """Tern pings addr; the verdict is the peer's: its own count of echo
+        requests received and replies sent (peer_counts() -> (requests,
+        replies)), which must match what Tern's summary claims."""
+        before = peer_counts()
         m.command(f"ping {addr} {count}", r"^PING ", CONSOLE_TIMEOUT)
         s = m.expect(rf"^ping: {re.escape(addr)}: (\d+) transmitted, (\d+) received, .*\n",
                      count + 30, "the ping summary")
         check(s.group(1) == str(count) and s.group(2) == str(count), s.group(0).strip())
+        after = peer_counts()
+        got = (after[0] - before[0], after[1] - before[1])
+        check(got == (count, count), f"Tern says {count}/{count}, the peer saw {got[0]} echo "
+              f"requests and sent {got[1]} replies")
         rtt = re.search(r"rtt min/avg/max (\S+) us", s.group(0))
-        note = f"{count}/{count} replies, rtt min/avg/max {rtt.group(1)} us" if rtt else ""
+        note = f"{count}/{count} replies, as the peer counted them"
+        if rtt:
+            note += f", rtt min/avg/max {rtt.group(1)} us"
         self.figures.append(f"{m.name}: ping {addr}: {note}")
         return note
 
@@ -698,15 +746,19 @@ class Runner(Suite):
         if r.returncode:
             self.fail_all(self.DHCP_CASES, f"mkesp.sh: {(r.stderr or r.stdout).strip()[-200:]}")
             return
+        pcap = self.scratch / "net-dhcp.pcap"
         m = Machine("net-dhcp", emulator="qemu", firmware="ovmf", esp=esp, log_dir=self.log_dir,
                     wall_timeout=600,
                     extra_config=("-netdev", "user,id=n0,restrict=on",
-                                  "-device", "e1000,netdev=n0,mac=52:54:00:7e:72:02"))
+                                  "-device", "e1000,netdev=n0,mac=52:54:00:7e:72:02",
+                                  # What crossed the wire, for the ping's verdict.
+                                  "-object", f"filter-dump,id=d0,netdev=n0,file={pcap}"))
         try:
             if not self.case("qemu-dhcp", self.dhcp_boot, m):
                 self.fail_all(self.DHCP_CASES[1:], "no address from DHCP")
                 return
-            self.case("qemu-dhcp-ping", self.tern_ping, m, "10.0.2.2", 2)
+            self.case("qemu-dhcp-ping", self.tern_ping, m, "10.0.2.2", 2,
+                      lambda: pcap_icmp_echoes(pcap, "10.0.2.15", "10.0.2.2"))
             self.shutdown(m)
         finally:
             m.close()
@@ -751,7 +803,7 @@ class Runner(Suite):
             if not self.case("bochs-boot", self.bochs_boot, machines):
                 self.fail_all(self.BOCHS_CASES[1:], "the two machines did not come up")
                 return
-            self.case("bochs-ping", self.tern_ping, a, BOCHS_IPS[1], 3)
+            self.case("bochs-ping", self.tern_ping, a, BOCHS_IPS[1], 3, lambda: tern_icmp_counts(b))
             self.case("bochs-net-send", self.bochs_net_send, a, b, False)
             self.case("bochs-tls-send", self.bochs_net_send, a, b, True)
             self.case("bochs-shutdown", self.shutdown_all, machines)

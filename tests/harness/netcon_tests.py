@@ -111,7 +111,8 @@ class Runner(Suite):
 
     TLS_CASES = ["netcon-boot", "netcon-ternctl-status", "netcon-ternctl-help", "netcon-openssl",
                  "netcon-wrong-key", "netcon-wrong-identity", "netcon-stall", "netcon-flood-garbage",
-                 "netcon-flood-lines", "netcon-in-turn", "netcon-throughput", "netcon-shutdown"]
+                 "netcon-flood-lines", "netcon-kill-handshake", "netcon-kill-mid-command",
+                 "netcon-kill-unread-answer", "netcon-in-turn", "netcon-throughput", "netcon-shutdown"]
 
     def run_tls(self) -> None:
         try:
@@ -132,6 +133,9 @@ class Runner(Suite):
             self.case("netcon-stall", self.stall, m)
             self.case("netcon-flood-garbage", self.flood_garbage, m)
             self.case("netcon-flood-lines", self.flood_lines, m)
+            self.case("netcon-kill-handshake", self.kill_mid_handshake, m)
+            self.case("netcon-kill-mid-command", self.kill_mid_command, m)
+            self.case("netcon-kill-unread-answer", self.kill_unread_answer, m)
             self.case("netcon-in-turn", self.in_turn, m)
             self.case("netcon-throughput", self.throughput, m)
             self.case("netcon-shutdown", self.shutdown, m)
@@ -319,13 +323,100 @@ class Runner(Suite):
         finally:
             p.kill()
             p.wait()
-        # Tern drops a client that takes no answer bytes for 10 s
-        # (NETCON_STALL_NS); the rest is margin for a loaded machine.
-        self.wait_log(m, r"^netcon: 10\.0\.2\.2(?: disconnected|: connection lost)", mark, 40,
-                      "the flooder's end")
-        r = self.ternctl("info", "status")
-        check(r.returncode == 0, f"a client after the flood: exit {r.returncode}: {r.stderr.strip()}")
-        return f"{len(data)} bytes offered; serial answered in at most {max(delays):.2f} s"
+        waited = self.next_client_served(m, mark, "the killed flooder")
+        return f"{len(data)} bytes offered; serial answered in at most {max(delays):.2f} s; " \
+               f"the next client was served {waited:.1f} s after the kill"
+
+    # ---- clients killed in each state ----
+
+    # How a killed client's session may end; any of them frees the console.
+    DEAD_END_RX = (r"^netcon: (?:handshake from 10\.0\.2\.2 failed: .*|10\.0\.2\.2 disconnected: .*|"
+                   r"10\.0\.2\.2: connection lost: .*)\n")
+
+    def next_client_served(self, m: Machine, mark: int, who: str) -> float:
+        """Right after a client was killed, the next one must be served. The
+        bound is Tern's own: a waiting client is closed after WAIT_NS (30 s
+        by Tern's clock), three times NETCON_STALL_NS, the longest a dead
+        session can hold the console after its last acknowledged byte. Both
+        run on the same clock, so a loaded machine cannot make this pass or
+        fail; the wall time is a figure."""
+        t0 = time.monotonic()
+        r = self.ternctl("--timeout", "300", "info", "version", timeout=330)
+        waited = time.monotonic() - t0
+        check(r.returncode == 0 and r.stdout.startswith("Tern "),
+              f"the client after {who}: exit {r.returncode}: {r.stdout.strip()!r} {r.stderr.strip()!r}")
+        text = m.text_since(mark)
+        check("for the console" not in text, f"a client gave up waiting behind {who}")
+        # The killed session's end is the last one logged before the next
+        # client's session opened (an earlier client's end may be logged late).
+        served = [x.start() for x in re.finditer(r"^netcon: 10\.0\.2\.2 connected", text, re.M)]
+        check(bool(served), "the next client's session is not in the serial log")
+        ends = [e for e in re.finditer(self.DEAD_END_RX, text, re.M) if e.start() < served[-1]]
+        check(bool(ends), f"no end of {who}'s session before the next one in the serial log")
+        end = ends[-1]
+        self.figures.append(f"next client served {waited:.1f} s after {who} was killed "
+                            f"({end.group(0).strip()[8:]})")
+        return waited
+
+    def spawn_openssl(self) -> subprocess.Popen:
+        """An interactive TLS client at the prompt: the greeting was read."""
+        argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{self.port}", "-psk", KEY,
+                "-psk_identity", IDENTITY, "-tls1_2", "-cipher", "PSK-AES128-GCM-SHA256",
+                "-quiet", "-ign_eof"]
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        try:
+            out = self.read_until(p.stdout, b"(tern) ", 60)
+            check(out.startswith(b"Tern network console"), f"greeting {out[:80]!r}")
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
+        return p
+
+    def kill_client(self, m: Machine, who: str, prepare) -> str:
+        mark = m.mark()
+        p = prepare()
+        try:
+            time.sleep(0.5)  # let Tern take what it sent
+        finally:
+            p.kill()
+            p.wait()
+        waited = self.next_client_served(m, mark, who)
+        return f"the next client was served {waited:.1f} s after the kill"
+
+    def kill_mid_handshake(self, m: Machine) -> str:
+        """Killed after half a ClientHello: Tern waits for the rest."""
+        hello_start = "16030100c8" + "010000c4" + "0303" + "5eed" * 16
+        code = ("import socket, sys, time\n"
+                f"s = socket.create_connection(('127.0.0.1', {self.port}))\n"
+                f"s.sendall(bytes.fromhex('{hello_start}'))\n"
+                "print('ready', flush=True)\n"
+                "time.sleep(600)\n")
+
+        def prepare():
+            p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+            check(p.stdout.readline().strip() == b"ready", "the half-handshake client did not start")
+            return p
+        return self.kill_client(m, "a client mid-handshake", prepare)
+
+    def kill_mid_command(self, m: Machine) -> str:
+        """Killed halfway through typing a command."""
+        def prepare():
+            p = self.spawn_openssl()
+            p.stdin.write(b"info sta")
+            p.stdin.flush()
+            return p
+        return self.kill_client(m, "a client mid-command", prepare)
+
+    def kill_unread_answer(self, m: Machine) -> str:
+        """Killed right after a command with a long answer it never reads."""
+        def prepare():
+            p = self.spawn_openssl()
+            p.stdin.write(b"help\ninfo network\nhelp\n")
+            p.stdin.flush()
+            return p
+        return self.kill_client(m, "a client with unread answers", prepare)
 
     def in_turn(self, m: Machine) -> str:
         """Several clients at once: served one after the other, all answered."""
@@ -399,14 +490,23 @@ class Runner(Suite):
         check("not started" in a.group(1) and "RDSEED" in a.group(1), f"netcon said: {a.group(1)}")
         m.expect(r"console ready", BOOT_TIMEOUT, "the serial console")
         self.serial_answers(m)
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-                s.settimeout(5)
+        # QEMU's user network accepts the connection for the guest, then closes
+        # it once Tern resets the forwarded one: the port must say "closed",
+        # not stay silent (a TLS server says nothing before the ClientHello).
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as s:
+            s.settimeout(60)
+            try:
+                s.sendall(bytes.fromhex("16030100c8010000c40303") + b"\0" * 32)
                 got = s.recv(100)
-        except OSError:
-            got = b""
+            except (ConnectionResetError, BrokenPipeError):
+                got = b""
+            except socket.timeout:
+                raise CaseFailed("the console port took a ClientHello and stayed silent "
+                                 "for 60 s: open, or not answering") from None
         check(got == b"", f"something answered on the console port: {got!r}")
-        return a.group(1)
+        r = self.ternctl("--timeout", "60", "info", "status", timeout=90)
+        check(r.returncode == 2, f"ternctl exit {r.returncode} with no console: {r.stderr.strip()}")
+        return f"{a.group(1)}; port closed; ternctl: {r.stderr.strip().splitlines()[-1]}"
 
     # ---- boot: plain ----
 

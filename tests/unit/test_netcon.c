@@ -28,6 +28,8 @@ struct fake {
 	bool retry_mismatch;   /* ...and was not repeated identically */
 	char ran[8][CON_LINE_MAX + 1];
 	int nr_ran;
+	u64 acked;             /* what TCP says the peer acknowledged */
+	u32 unacked;           /* ...and what it still owes an ACK for */
 };
 
 static struct fake f;
@@ -96,7 +98,14 @@ static void fake_run(void *ctx, struct netcon_session *sess, char *line)
 	}
 }
 
-static const struct netcon_transport fake_io = { fake_handshake, fake_read, fake_write, NULL };
+static u64 fake_delivery(void *link, u32 *unacked)
+{
+	*unacked = f.unacked;
+	return f.acked;
+}
+
+static const struct netcon_transport fake_io = { fake_handshake, fake_read, fake_write, NULL,
+						 fake_delivery, NULL };
 
 /* A fresh session with the client's input; the handshake succeeds at once. */
 static void start(const char *input)
@@ -324,6 +333,36 @@ TEST(stall_timeout_counts_from_the_last_progress)
 	CHECK(netcon_session_poll(&s, 2 * NETCON_STALL_NS + 4));
 	CHECK(!netcon_session_poll(&s, 2 * NETCON_STALL_NS + 5));
 	CHECK_EQ(s.end, NETCON_END_STALLED);
+}
+
+/* The answer went to TCP, but the peer never acknowledges it: a client
+ * killed after its command whose reset was lost. Nothing is pending in the
+ * session, yet the console must go to the next client. */
+TEST(an_answer_never_acknowledged_is_a_stall)
+{
+	start("a\n");
+	poll_n(2, 0);                 /* greeting, then a's answer, both handed over */
+	CHECK_EQ(f.nr_ran, 1);
+	f.unacked = 40;               /* ...and never acknowledged */
+	CHECK(netcon_session_poll(&s, NETCON_STALL_NS - 1));
+	CHECK(!netcon_session_poll(&s, NETCON_STALL_NS));
+	CHECK_EQ(s.end, NETCON_END_STALLED);
+}
+
+TEST(acknowledgements_keep_a_slow_reader)
+{
+	start("a\n");
+	poll_n(2, 0);
+	f.unacked = 40;
+	for (u64 t = 1; t <= 5; t++) { /* one ACK a little less often than the stall time */
+		f.acked += 1;
+		f.unacked -= 1;
+		CHECK(netcon_session_poll(&s, t * (NETCON_STALL_NS - 1)));
+	}
+	f.unacked = 0;                /* all acknowledged: nothing owed, however long */
+	CHECK(netcon_session_poll(&s, 10 * NETCON_STALL_NS));
+	CHECK(netcon_session_poll(&s, 20 * NETCON_STALL_NS));
+	CHECK_EQ(s.end, NETCON_END_NONE);
 }
 
 TEST(a_late_first_answer_is_not_a_stall)
