@@ -25,6 +25,7 @@ import argparse
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -233,10 +234,42 @@ class Runner:
             check(stop is None, f"'{stop.group(0) if stop else ''}'")
 
     def dirty_mode_check(self, m: Machine, cfg: Config) -> None:
-        """The dirty log must use PML where the CPU has it, unless forced."""
-        want = "write-protect" if ("haswell" in cfg.model or "dirty=wp" in cfg.cmdline) else "pml"
+        """The dirty log must use PML where the CPU has it, unless forced;
+        Tern says at boot when the CPU has none, and only then."""
+        no_pml = "haswell" in cfg.model
+        want = "write-protect" if (no_pml or "dirty=wp" in cfg.cmdline) else "pml"
         check(f"dirty log started ({want})" in m.text(),
               f"the dirty log did not run with {want}")
+        said = re.search(r"^tern: PML not available, using write protection$", m.text(), re.M)
+        check(bool(said) == no_pml, f"'PML not available' {'missing' if no_pml else 'said'} "
+              f"on {cfg.model}")
+
+    def dirty_rate_check(self, m: Machine, secs: int, mode: str, reset: bool = False) -> None:
+        """calc_dirty_rate against the demo guest, which writes every page
+        above its image each round: the count must lie between those pages
+        and all of RAM, and the rate must be that count over the time printed.
+        A round is about 100 ms of Tern's clock (10 heartbeat rounds a second
+        in both modes), a tenth of the window; on Bochs that clock follows
+        the instruction count, not the host's load. A reset while measuring
+        must count every page: Tern rewrote all of RAM."""
+        m.command(f"calc_dirty_rate {secs}", rf"^measuring the dirty rate for {secs} s \({mode}\)",
+                  CONSOLE_TIMEOUT)
+        if reset:
+            m.command("system_reset", r"^vm0: system reset", CONSOLE_TIMEOUT)
+            m.expect(r"^vm0\| Tern demo guest: 64 MiB RAM", RUN_TIMEOUT, "the banner after a reset")
+        r = m.expect(r"^vm0: dirty rate: (\d+) pages/s \((\d+) KiB/s\), (\d+) distinct pages "
+                     r"in (\d+) ms \((\S+)\)\n", RUN_TIMEOUT, "the dirty rate result")
+        per_s, kib_s, pages, ms = (int(g) for g in r.groups()[:4])
+        ram = 64 << 20
+        free = (ram - demo_image_end(self.build / "guests" / "demo.elf")) // 4096
+        check(r.group(5) == mode, f"calc_dirty_rate ran with {r.group(5)}, want {mode}")
+        check(ms >= secs * 1000, f"calc_dirty_rate {secs} measured only {ms} ms")
+        least = ram // 4096 if reset else free
+        check(least <= pages <= ram // 4096,
+              f"{pages} distinct pages; the demo writes {free} a round, RAM has {ram // 4096}"
+              + (" and the reset rewrote them all" if reset else ""))
+        check(pages * 1000 // (ms + 1) <= per_s <= pages * 1000 // ms and kib_s == per_s * 4,
+              f"{per_s} pages/s ({kib_s} KiB/s) is not {pages} pages in {ms} ms")
 
     def console_checks(self, m: Machine) -> None:
         """Every console command against a running guest, and hostile input."""
@@ -266,9 +299,16 @@ class Runner:
         m.send_raw("\x00\x01\x1b[A\xff\x7f\x7f\r")
         m.command("a b c d e f g h i j k", r"^error: too many words", CONSOLE_TIMEOUT)
         m.command("crash ud", r"^error: crash is off; boot with debug_crash", CONSOLE_TIMEOUT)
-        # The dirty rate of the demo guest, measured while it runs.
-        m.command("calc_dirty_rate 1", r"^measuring the dirty rate", CONSOLE_TIMEOUT)
-        m.expect(r"^vm0: dirty rate: \d+ pages/s", RUN_TIMEOUT, "the dirty rate result")
+        # The dirty rate of the demo guest, with each mechanism and across a reset.
+        self.dirty_rate_check(m, 1, "pml")
+        m.command("dirty_log_mode frob", r"^error: dirty_log_mode takes", CONSOLE_TIMEOUT)
+        m.command("dirty_log_mode wp", r"^dirty log mode: write-protect$", CONSOLE_TIMEOUT)
+        self.dirty_rate_check(m, 2, "write-protect")
+        m.command("calc_dirty_rate 3", r"^measuring the dirty rate", CONSOLE_TIMEOUT)
+        m.command("dirty_log_mode auto", r"^error: the dirty log is active", CONSOLE_TIMEOUT)
+        m.expect(r"^vm0: dirty rate: ", RUN_TIMEOUT, "the dirty rate result")
+        m.command("dirty_log_mode auto", r"^dirty log mode: auto$", CONSOLE_TIMEOUT)
+        self.dirty_rate_check(m, 1, "pml", reset=True)
         m.command("info dirty", r"^dirty log: off", CONSOLE_TIMEOUT)
         m.command("info status", r"^VM status: running", CONSOLE_TIMEOUT)
 
@@ -313,6 +353,18 @@ class Runner:
         # Bochs and QEMU exit 0 or 1 on a power-off; 124/137 is the wall-clock
         # timeout, anything else a crash.
         check(status in (0, 1), f"emulator exited with status {status} after shutdown")
+
+
+def demo_image_end(elf: Path) -> int:
+    """The first page above the demo's image (where its writes begin): the
+    end of its highest PT_LOAD segment, page-aligned."""
+    data = elf.read_bytes()
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    ends = [paddr + memsz for typ, paddr, memsz in
+            (struct.unpack_from("<I20xQ8xQ", data, phoff + i * phsize) for i in range(phnum))
+            if typ == 1]
+    return -(-max(ends) // 4096) * 4096
 
 
 # Guests that are not tests: the demo, and benchmarks run by bench.py.
