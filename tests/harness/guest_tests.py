@@ -37,7 +37,9 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import ROOT, Machine, MachineError, grub_test_cfg, kill_all  # noqa: E402
+from machine import (ROOT, POWER_OFF, Machine, MachineError, grub_test_cfg,  # noqa: E402
+                     kill_all)
+from ending_samples import SAMPLES, check_samples  # noqa: E402
 
 BOOT_TIMEOUT = 180       # power-on to Tern's first line (BIOS ~1.5 s, OVMF ~10 s idle)
 RUN_TIMEOUT = 300        # Tern's first line to the guest's outcome
@@ -86,6 +88,8 @@ CONFIGS = [
     Config("qemu-novmx", "qemu", "ovmf"),
 ]
 NOVMX_CASE = "novmx"  # the one case of qemu-novmx
+# The shutdown verdict's classifier against recorded emulator endings (no emulator).
+ENDING_CASE = "ending_classifier"
 CONSOLE_CASE = "console"  # the serial console driven against the demo guest (bochs-skylake)
 # Tern crashed on purpose (`crash KIND`, boot option debug_crash) with the demo
 # guest running: what the crash report must say (bochs-skylake).
@@ -345,14 +349,21 @@ class Runner:
                   f"'help' does not list '{cmd}'")
 
     def shutdown(self, m: Machine) -> None:
+        """`shutdown` must power the machine off: Tern says so, and the
+        emulator itself saw a power-off (not a panic, reset or triple fault,
+        which end the emulator with the same exit status)."""
+        mark = m.mark()
         m.send_line("shutdown")
         status = m.wait_exit(SHUTDOWN_GRACE)
         if status is None:
             m.close()
             raise CaseFailed(f"shutdown did not power off within {SHUTDOWN_GRACE}s")
-        # Bochs and QEMU exit 0 or 1 on a power-off; 124/137 is the wall-clock
-        # timeout, anything else a crash.
-        check(status in (0, 1), f"emulator exited with status {status} after shutdown")
+        said = m.text_since(mark)
+        ending = m.ending()
+        check(ending.kind == POWER_OFF, f"after shutdown: {ending.detail}")
+        check(re.search(r"^tern: shutting down$", said, re.M) is not None,
+              "the machine powered off without Tern's 'tern: shutting down'")
+        check("did not power off" not in said, "Tern said the machine did not power off")
 
 
 def demo_image_end(elf: Path) -> int:
@@ -404,7 +415,8 @@ def main() -> int:
     tests = discover(build)
     if args.only:
         missing = [n for n in args.only
-                   if n not in tests and n not in (NOVMX_CASE, CONSOLE_CASE, *CRASH_CASES)]
+                   if n not in tests and n not in (NOVMX_CASE, CONSOLE_CASE, ENDING_CASE,
+                                                   *CRASH_CASES)]
         if missing:
             print(f"guest_tests: no such guest test: {', '.join(missing)} "
                   f"(found: {', '.join(tests) or 'none'})", file=sys.stderr)
@@ -428,6 +440,8 @@ def main() -> int:
             cases.append((cfg, name))
 
     if args.list:
+        if not args.only or ENDING_CASE in args.only:
+            print(ENDING_CASE)
         for cfg, name in cases:
             print(f"{name} [{cfg.name}]")
         return 0
@@ -437,6 +451,14 @@ def main() -> int:
     runner = Runner(build, log_dir)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     passed = failed = 0
+    if not args.only or ENDING_CASE in args.only:
+        wrong = check_samples()
+        if wrong:
+            failed += 1
+            print(f"FAIL {ENDING_CASE}: {wrong[0]}" + (f" (+{len(wrong) - 1} more)" if wrong[1:] else ""))
+        else:
+            passed += 1
+            print(f"PASS {ENDING_CASE} ({len(SAMPLES)} recorded endings)")
     t0 = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
     futures = []
@@ -461,7 +483,7 @@ def main() -> int:
     if args.verbose:
         print(f"guest_tests: {len(cases)} cases in {time.monotonic() - t0:.0f}s")
     print(f"guest: {passed} passed, {failed} failed")
-    return 1 if failed or not cases else 0
+    return 1 if failed or not (cases or passed) else 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import codecs
+import json
 import os
 import re
 import shutil
@@ -53,6 +54,59 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[^\[()]")
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 Answer = namedtuple("Answer", "text match")
+
+# How an emulator's run ended, from the emulator's own account alone: its
+# exit status, the PANIC lines of Bochs' log, QEMU's QMP SHUTDOWN event and
+# its -d cpu_reset log. Never from Tern's output: a Tern that prints
+# "shutting down" and then triple-faults exits Bochs (panic) and QEMU
+# (-no-reboot) just as a power-off does, with the same status.
+Ending = namedtuple("Ending", "kind detail")
+POWER_OFF = "power-off"
+
+BOCHS_POWER_OFF = "ACPI control: soft power off"
+_BOCHS_TRIPLE = re.compile(r"exception\(\): 3rd \((\d+)\) exception with no resolution")
+
+
+def bochs_panics(log: str) -> list[str]:
+    """The messages of Bochs' PANIC lines, in order."""
+    return [l.split(">>PANIC<<", 1)[1].strip() for l in log.splitlines() if ">>PANIC<<" in l]
+
+
+def classify_ending(emulator: str, status: int | None, bochs_log: str = "",
+                    qmp_events: list | tuple = (), qemu_log: str = "") -> Ending:
+    """Ending(kind, detail): kind POWER_OFF only when the emulator itself saw
+    the machine power off; otherwise "killed", "timeout", "triple-fault",
+    "reset", "emulator-panic" or "unknown", with a one-line detail.
+    Bochs exits with status 1 on every panic, an ACPI S5 power-off included
+    (panic: action=fatal); QEMU exits 0 on a power-off and, with -no-reboot,
+    on a guest reset or triple fault too."""
+    if status is None:
+        return Ending("killed", "the emulator was still running and was killed")
+    if status in (124, 137):
+        return Ending("timeout", f"the emulator ran past its wall-clock limit (status {status})")
+    if emulator == "bochs":
+        panics = bochs_panics(bochs_log)
+        for p in panics:
+            t = _BOCHS_TRIPLE.search(p)
+            if t:
+                return Ending("triple-fault", f"Bochs: triple fault (third exception, vector {t.group(1)})")
+        others = [p for p in panics if p != BOCHS_POWER_OFF]
+        if others:
+            return Ending("emulator-panic", f"Bochs panic: {others[0]}")
+        if panics and status == 1:
+            return Ending(POWER_OFF, f"Bochs: {BOCHS_POWER_OFF}")
+        return Ending("unknown", f"Bochs exited with status {status} and no power-off in its log")
+    shutdowns = [e for e in qmp_events if e.get("event") == "SHUTDOWN"]
+    if re.search(r"^Triple fault", qemu_log, re.M):
+        return Ending("triple-fault", "QEMU: triple fault")
+    if not shutdowns:
+        return Ending("unknown", f"QEMU exited with status {status} without a SHUTDOWN event")
+    reason = shutdowns[0].get("data", {}).get("reason", "?")
+    if reason == "guest-shutdown" and status == 0:
+        return Ending(POWER_OFF, "QEMU: guest power-off (ACPI S5)")
+    if reason == "guest-reset":
+        return Ending("reset", "QEMU: the guest reset the machine (-no-reboot made it an exit)")
+    return Ending("unknown", f"QEMU: SHUTDOWN reason {reason}, exit status {status}")
 
 # Machines still running; killed at interpreter exit so that an exception or
 # Ctrl-C in a test script never leaves an emulator behind.
@@ -143,7 +197,8 @@ class Machine:
 
     name       names the logs: build/test-logs/NAME.log (serial transcript),
                NAME.emu.log (emulator stdout/stderr, port 0xE9 output),
-               NAME.bochs.log and NAME.bochsrc (Bochs only).
+               NAME.bochs.log and NAME.bochsrc (Bochs only), NAME.qemu.log
+               (-d cpu_reset) and NAME.qmp.log (QMP events; QEMU only).
     emulator   "bochs" or "qemu" (QEMU/TCG: no VMX).
     firmware   "bios" (Bochs BIOS, boots `iso` from CD) or "ovmf" (boots `esp`).
     model      Bochs CPU model (corei7_skylake_x has PML, corei7_haswell_4770 not).
@@ -204,6 +259,9 @@ class Machine:
         self._pending = ""    # an escape sequence cut by a read boundary
         self._eof = False
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._qmp_events: list[dict] = []  # QEMU: asynchronous QMP events, in order
+        self._qmp_ready = threading.Event()
+        self._qmp: threading.Thread | None = None
 
     # ---- life cycle ----
 
@@ -245,6 +303,12 @@ class Machine:
         self._reader = threading.Thread(target=self._read_loop, name=f"serial-{self.name}",
                                         daemon=True)
         self._reader.start()
+        if self.emulator == "qemu":
+            self._qmp = threading.Thread(target=self._qmp_loop, name=f"qmp-{self.name}",
+                                         daemon=True)
+            self._qmp.start()
+            # Events are sent only to monitors connected when they happen.
+            self._qmp_ready.wait(30)
 
     def _prepare_media(self) -> None:
         wd = self._workdir
@@ -309,7 +373,10 @@ class Machine:
                 "-smp", str(self.cpus), "-bios", OVMF,
                 "-drive", f"format=raw,file={wd / 'esp.img'}",
                 "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
-                "-display", "none", "-monitor", "none", "-net", "none", "-no-reboot"]
+                "-display", "none", "-monitor", "none", "-net", "none", "-no-reboot",
+                # How the run ends, told by QEMU itself (see classify_ending).
+                "-qmp", f"unix:{wd / 'qmp.sock'},server=on,wait=off",
+                "-d", "cpu_reset", "-D", str(wd / "qemu.log")]
         argv += list(self.extra_config)
         return argv
 
@@ -326,6 +393,63 @@ class Machine:
             s.settimeout(None)
             return s
         return None
+
+    def _qmp_loop(self) -> None:
+        """QEMU: negotiate QMP, then record every event until QEMU exits."""
+        path = str(self._workdir / "qmp.sock")
+        deadline = time.monotonic() + 30
+        s = None
+        while s is None and time.monotonic() < deadline and self.running():
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+            except OSError:
+                s.close()
+                s = None
+                time.sleep(0.1)
+        if s is None:
+            self._qmp_ready.set()
+            return
+        with s, open(self._workdir / "qmp.out", "w") as out:
+            s.sendall(b'{"execute": "qmp_capabilities"}\n')
+            buf = b""
+            while True:
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                buf += data
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    out.write(line.decode(errors="replace") + "\n")
+                    out.flush()
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        continue
+                    if "return" in msg:
+                        self._qmp_ready.set()
+                    if "event" in msg:
+                        with self._cond:
+                            self._qmp_events.append(msg)
+        self._qmp_ready.set()
+
+    def ending(self) -> Ending:
+        """How the emulator's run ended (classify_ending); call after it exited."""
+        if self._qmp is not None:
+            self._qmp.join(5)
+        qemu_log = ""
+        for path in ((self._workdir / "qemu.log") if self._workdir else None,
+                     self.log_dir / f"{self.name}.qemu.log"):
+            if path and path.exists():
+                qemu_log = path.read_text(errors="replace")
+                break
+        status = None if self._killed or not self._proc else self._proc.poll()
+        with self._cond:
+            events = list(self._qmp_events)
+        return classify_ending(self.emulator, status, self.emulator_log(), events, qemu_log)
 
     def close(self, grace: float = 0) -> int | None:
         """Stop the emulator (after `grace` seconds if it is still running),
@@ -351,6 +475,8 @@ class Machine:
                 pass
         if self._reader is not None:
             self._reader.join(5)
+        if self._qmp is not None:
+            self._qmp.join(5)
         self._save_emulator_logs()
         if self._log:
             self._log.close()
@@ -382,7 +508,8 @@ class Machine:
         if getattr(self, "_emu_out", None):
             self._emu_out.close()
         for src, suffix in (("emu.out", "emu.log"), ("bochs.log", "bochs.log"),
-                            ("bochsrc", "bochsrc")):
+                            ("bochsrc", "bochsrc"), ("qemu.log", "qemu.log"),
+                            ("qmp.out", "qmp.log")):
             if (wd / src).exists():
                 shutil.copyfile(wd / src, self.log_dir / f"{self.name}.{suffix}")
 
@@ -406,7 +533,7 @@ class Machine:
 
     def emulator_panics(self) -> list[str]:
         """Bochs PANIC lines (e.g. a triple fault in Tern itself, or the ACPI
-        soft power off that ends a normal shutdown)."""
+        soft power off that ends a normal shutdown); see also ending()."""
         return [l for l in self.emulator_log().splitlines() if ">>PANIC<<" in l]
 
     def wait_exit(self, timeout: float) -> int | None:
