@@ -26,7 +26,12 @@
 #include "lwip/tcp.h"
 
 #define NETCON_SLOTS 4                     /* one served, three waiting */
-#define WAIT_NS (30ULL * 1000000000)       /* longest wait for a turn */
+/* Longest wait for a turn. Long enough to outlast any session that is
+ * ending (handshake 10 s, stall 10 s after the last acknowledged byte) and
+ * a dead client whose proxy keeps its connection alive for a while (QEMU's
+ * user network delivers a killed client's buffered commands first). */
+#define WAIT_S 120
+#define WAIT_NS (WAIT_S * 1000000000ULL)
 #define RX_MAX_PBUFS 8                     /* ~11 KiB of received data held per connection */
 #define NETCON_KEEPALIVE_S 15             /* silence before the first probe */
 #define NOISY_WINDOW_NS (10ULL * 1000000000)
@@ -225,8 +230,8 @@ static void expire_waiting(u64 now)
 		bool gave_up = c->io.failed || (c->io.peer_fin && !c->io.rx);
 		bool too_long = now - c->arrived_ns >= WAIT_NS;
 		if (too_long && !gave_up && log_budget(now))
-			hv_log("netcon: %s closed after waiting %llu s for the console\n", c->peer,
-			       WAIT_NS / 1000000000);
+			hv_log("netcon: %s closed after waiting " XSTR(WAIT_S) " s for the console\n",
+			       c->peer);
 		if (gave_up || too_long)
 			release(c);
 	}

@@ -28,8 +28,8 @@ struct fake {
 	bool retry_mismatch;   /* ...and was not repeated identically */
 	char ran[8][CON_LINE_MAX + 1];
 	int nr_ran;
-	u64 acked;             /* what TCP says the peer acknowledged */
-	u32 unacked;           /* ...and what it still owes an ACK for */
+	bool hold_acks;        /* the peer acknowledges nothing more (else all, at once) */
+	u64 acked;             /* bytes written that the peer acknowledged */
 };
 
 static struct fake f;
@@ -100,7 +100,9 @@ static void fake_run(void *ctx, struct netcon_session *sess, char *line)
 
 static u64 fake_delivery(void *link, u32 *unacked)
 {
-	*unacked = f.unacked;
+	if (!f.hold_acks)
+		f.acked = f.out_len;
+	*unacked = (u32)(f.out_len - f.acked);
 	return f.acked;
 }
 
@@ -341,25 +343,41 @@ TEST(stall_timeout_counts_from_the_last_progress)
 TEST(an_answer_never_acknowledged_is_a_stall)
 {
 	start("a\n");
+	f.hold_acks = true;
 	poll_n(2, 0);                 /* greeting, then a's answer, both handed over */
 	CHECK_EQ(f.nr_ran, 1);
-	f.unacked = 40;               /* ...and never acknowledged */
 	CHECK(netcon_session_poll(&s, NETCON_STALL_NS - 1));
 	CHECK(!netcon_session_poll(&s, NETCON_STALL_NS));
+	CHECK_EQ(s.end, NETCON_END_STALLED);
+}
+
+/* Commands keep coming and every answer is taken by TCP, but none is ever
+ * acknowledged: a proxy still delivering a dead client's backlog. */
+TEST(answers_taken_but_never_acknowledged_are_a_stall)
+{
+	static char many[2000];
+	for (size_t i = 0; i + 2 <= sizeof(many) - 1; i += 2)
+		memcpy(many + i, "a\n", 2);
+	start(many);
+	f.hold_acks = true;
+	u64 t;
+	for (t = 0; t < NETCON_STALL_NS; t += NETCON_STALL_NS / 100)
+		CHECK(netcon_session_poll(&s, t));
+	CHECK(f.nr_ran > 50);         /* it kept running commands and writing answers */
+	CHECK(!netcon_session_poll(&s, t));
 	CHECK_EQ(s.end, NETCON_END_STALLED);
 }
 
 TEST(acknowledgements_keep_a_slow_reader)
 {
 	start("a\n");
+	f.hold_acks = true;
 	poll_n(2, 0);
-	f.unacked = 40;
 	for (u64 t = 1; t <= 5; t++) { /* one ACK a little less often than the stall time */
 		f.acked += 1;
-		f.unacked -= 1;
 		CHECK(netcon_session_poll(&s, t * (NETCON_STALL_NS - 1)));
 	}
-	f.unacked = 0;                /* all acknowledged: nothing owed, however long */
+	f.acked = f.out_len;          /* all acknowledged: nothing owed, however long */
 	CHECK(netcon_session_poll(&s, 10 * NETCON_STALL_NS));
 	CHECK(netcon_session_poll(&s, 20 * NETCON_STALL_NS));
 	CHECK_EQ(s.end, NETCON_END_NONE);
