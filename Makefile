@@ -175,7 +175,7 @@ $(HOST_MBEDTLS): $(MBEDTLS_LIB) net/mbedtls/tern_mbedtls_config.h
 	$(call show,HOSTAR,$@)
 	$(Q)ls $(BUILD)/mbedtls/src/library/*.c | xargs -P $(shell nproc) -I{} sh -c \
 	    '$(HOSTCC) $(filter-out $(WARN),$(UNIT_CFLAGS)) -w $(HOST_MBEDTLS_INC) \
-	     -DMBEDTLS_CONFIG_FILE="\"tern_mbedtls_config.h\"" -c {} -o $(dir $@)obj/$$(basename {} .c).o'
+	     -c {} -o $(dir $@)obj/$$(basename {} .c).o'
 	$(Q)rm -f $@ && ar rcs $@ $(dir $@)obj/*.o
 $(BUILD)/unit/obj/tests/unit/test_tls.o: UNIT_CFLAGS += $(HOST_MBEDTLS_INC)
 $(BUILD)/unit/obj/tests/unit/test_tls.o: | $(MBEDTLS_LIB)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The libFuzzer targets (tests/fuzz/fuzz_*.c): builds them on the host with
-# clang (ASan + UBSan) into build/fuzz/ and runs each for a bounded time.
+# clang (ASan + UBSan) into $BUILD/fuzz/ (BUILD=build unless set, as in the
+# Makefile) and runs each for a bounded time.
 # Usage: tests/fuzz/run.sh smoke|long|build [TARGET...]
 #   smoke  15 s per target (make test, make fuzz-smoke)
 #   long   10 minutes per target (make fuzz)
@@ -31,13 +32,17 @@ esac
 JOBS=${FUZZ_JOBS:-$([ "$(nproc)" -gt 1 ] && echo 2 || echo 1)}
 
 SELF=tests/fuzz/run.sh
-OUT=build/fuzz
+BUILD=${BUILD:-build}
+OUT=$BUILD/fuzz
 CC=${FUZZ_CC:-clang}
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 CFLAGS="-std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Wshadow -Wno-unused-parameter \
         -Iinclude -Iarch/x86_64 -DTERN_HOST_TEST"
-LWIP=build/lwip/src
+LWIP=$BUILD/lwip/src
 LWIP_INC="-Inet/include -I$LWIP/include"
+MBEDTLS=$BUILD/mbedtls
+# (its include/mbedtls/config.h, made by build-mbedtls.sh, includes Tern's)
+MBEDTLS_INC="-I$MBEDTLS/include -Inet/mbedtls"
 NET_SRCS="net/net.c net/netif_nic.c net/tcp_guard.c net/tcp_test.c net/ping.c net/tcp_pattern.c hv/cmdline.c hv/dirty_mode.c \
           drivers/e1000_ring.c"
 
@@ -48,11 +53,13 @@ T[fuzz_cmdline]="fuzz_cmdline.c|hv/cmdline.c hv/dirty_mode.c||2048"
 T[fuzz_mb2]="fuzz_mb2.c|boot/mb2/mb2_parse.c||8192"
 T[fuzz_elf]="fuzz_elf.c|hv/elf_load.c||8192"
 T[fuzz_e1000_rx]="fuzz_e1000_rx.c|drivers/e1000_ring.c||4096"
+T[fuzz_e1000_regs]="fuzz_e1000_regs.c|drivers/e1000_ring.c||2048"
 T[fuzz_netcon_session]="fuzz_netcon_session.c|net/netcon_session.c hv/console_cmd.c||8192"
 T[fuzz_lwip_input]="fuzz_lwip_input.c|$NET_SRCS|LWIP|16384"
 T[fuzz_lwip_dhcp]="fuzz_lwip_input.c|$NET_SRCS|LWIP -DFUZZ_DHCP|16384"
-ORDER="fuzz_console fuzz_cmdline fuzz_mb2 fuzz_elf fuzz_e1000_rx fuzz_netcon_session \
-       fuzz_lwip_input fuzz_lwip_dhcp"
+T[fuzz_tls_server]="fuzz_tls_server.c||MBEDTLS|16384"
+ORDER="fuzz_console fuzz_cmdline fuzz_mb2 fuzz_elf fuzz_e1000_rx fuzz_e1000_regs fuzz_netcon_session \
+       fuzz_lwip_input fuzz_lwip_dhcp fuzz_tls_server"
 TARGETS=${*:-$ORDER}
 for t in $TARGETS; do
     [ -n "${T[$t]:-}" ] || { echo "unknown target $t (targets: $ORDER)" >&2; exit 2; }
@@ -69,29 +76,50 @@ stale() {
     [ -n "$(find "$@" -newer "$out" -print -quit 2>/dev/null)" ]
 }
 
-# lwIP 2.1.3 for the host: the sources scripts/build-lwip.sh unpacked, our
-# lwipopts.h, the sanitizers; built once, again when they change.
-build_lwip() {
-    if [ ! -f "$LWIP/include/lwip/opt.h" ]; then
-        echo "fuzz: lwIP sources missing, building them: make build/lwip/liblwip.a"
-        make build/lwip/liblwip.a >"$OUT/logs/lwip-make.log" 2>&1 ||
-            { echo "fuzz: make build/lwip/liblwip.a failed, see $OUT/logs/lwip-make.log"; return 1; }
+# third_party NAME MAKE_TARGET PROBE FLAGS DEPS -- SRC...: a library for the
+# host from the sources its build script unpacked (make MAKE_TARGET when PROBE
+# is missing), with the sanitizers and libFuzzer's coverage, into $OUT/NAME/;
+# built once, again when a source, one of DEPS (headers) or this script changes.
+third_party() {
+    local name=$1 target=$2 probe=$3 flags=$4 deps=()
+    shift 4
+    while [ "$1" != -- ]; do deps+=("$1"); shift; done
+    shift
+    if [ ! -f "$probe" ]; then
+        echo "fuzz: $name sources missing, building them: make $target"
+        make BUILD="$BUILD" "$target" >"$OUT/logs/$name-make.log" 2>&1 ||
+            { echo "fuzz: make $target failed, see $OUT/logs/$name-make.log"; return 1; }
     fi
-    local srcs=("$LWIP"/core/*.c "$LWIP"/core/ipv4/*.c "$LWIP/netif/ethernet.c")
-    if stale "$OUT/lwip/.stamp" "${srcs[@]}" net/include "$LWIP/include" "$SELF"; then
-        rm -f "$OUT"/lwip/*.o "$OUT/lwip/.stamp"
-        export CC OUT LWIP_FLAGS="-std=gnu11 -O1 -g -fno-omit-frame-pointer -w \
-            -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $LWIP_INC"
+    local srcs=() pat
+    # shellcheck disable=SC2206 # the patterns are expanded here, once the sources exist
+    for pat in "$@"; do srcs+=($pat); done
+    if stale "$OUT/$name/.stamp" "${srcs[@]}" "${deps[@]}" "$SELF"; then
+        mkdir -p "$OUT/$name"
+        rm -f "$OUT/$name"/*.o "$OUT/$name/.stamp"
+        export CC DIR=$OUT/$name LIB_FLAGS="-std=gnu11 -O1 -g -fno-omit-frame-pointer -w \
+            -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $flags"
         # shellcheck disable=SC2016 # expanded by the inner shell
         printf '%s\n' "${srcs[@]}" | xargs -P "$(nproc)" -I{} bash -c \
-            '$CC $LWIP_FLAGS -c "$1" -o "$OUT/lwip/$(basename "$1" .c).o"' _ {} \
-            >"$OUT/logs/lwip-build.log" 2>&1 ||
-            { echo "fuzz: lwIP did not build, see $OUT/logs/lwip-build.log"; return 1; }
-        touch "$OUT/lwip/.stamp"
+            '$CC $LIB_FLAGS -c "$1" -o "$DIR/$(basename "$1" .c).o"' _ {} \
+            >"$OUT/logs/$name-build.log" 2>&1 ||
+            { echo "fuzz: $name did not build, see $OUT/logs/$name-build.log"; return 1; }
+        touch "$OUT/$name/.stamp"
     fi
 }
 
-# build TARGET: the binary build/fuzz/TARGET; its errors in logs/TARGET.build.
+# lwIP 2.1.3 with our lwipopts.h; mbedTLS 2.28 with Tern's configuration.
+build_lwip() {
+    third_party lwip "$BUILD/lwip/liblwip.a" "$LWIP/include/lwip/opt.h" "$LWIP_INC" \
+        net/include "$LWIP/include" -- "$LWIP/core/*.c" "$LWIP/core/ipv4/*.c" "$LWIP/netif/ethernet.c"
+}
+build_mbedtls() {
+    third_party mbedtls "$MBEDTLS/libmbedcrypto-tern.a" "$MBEDTLS/src/library/ssl_srv.c" \
+        "$MBEDTLS_INC" net/mbedtls "$MBEDTLS/include" -- "$MBEDTLS/src/library/*.c"
+}
+
+# build TARGET: the binary $OUT/TARGET; its errors in logs/TARGET.build. It is
+# rebuilt when any file its sources include changed: the preprocessor's list
+# (-MM) of every source is kept in $OUT/TARGET.deps.
 build() {
     local t=$1 src tern extra _max
     IFS='|' read -r src tern extra _max <<<"${T[$t]}"
@@ -99,13 +127,28 @@ build() {
     if [[ $extra == LWIP* ]]; then
         flags="$flags $LWIP_INC ${extra#LWIP}"
         objs=("$OUT"/lwip/*.o)
+    elif [[ $extra == MBEDTLS* ]]; then
+        flags="$flags $MBEDTLS_INC ${extra#MBEDTLS}"
+        objs=("$OUT"/mbedtls/*.o)
     fi
-    # shellcheck disable=SC2086
-    if stale "$OUT/$t" "tests/fuzz/$src" tests/fuzz/seed_util.c tests/fuzz/fuzz.h $tern include net/include \
-            "$SELF" "${objs[@]}"; then
+    local srcs deps=()
+    # shellcheck disable=SC2206
+    srcs=("tests/fuzz/$src" tests/fuzz/seed_util.c $tern)
+    [ -f "$OUT/$t.deps" ] || rm -f "$OUT/$t"
+    [ -f "$OUT/$t.deps" ] && mapfile -t deps < <(sed -e 's/\\$//' -e 's/^[^:]*://' "$OUT/$t.deps" |
+                                                tr ' ' '\n' | grep . | sort -u)
+    if stale "$OUT/$t" "${deps[@]}" "${srcs[@]}" "$SELF" "${objs[@]}"; then
+        rm -f "$OUT/$t.deps"
         # shellcheck disable=SC2086
-        $CC $flags $SAN "tests/fuzz/$src" tests/fuzz/seed_util.c $tern "${objs[@]}" \
-            -o "$OUT/$t" >"$OUT/logs/$t.build" 2>&1 || { rm -f "$OUT/$t"; return 1; }
+        if ! $CC $flags $SAN "${srcs[@]}" "${objs[@]}" -o "$OUT/$t" >"$OUT/logs/$t.build" 2>&1; then
+            rm -f "$OUT/$t"
+            return 1
+        fi
+        local f
+        for f in "${srcs[@]}"; do
+            # shellcheck disable=SC2086
+            $CC $flags -MM "$f" >>"$OUT/$t.deps" 2>>"$OUT/logs/$t.build" || { rm -f "$OUT/$t"; return 1; }
+        done
     fi
 }
 
@@ -147,16 +190,22 @@ run() {
 }
 
 failed=0 passed=0
-need_lwip=0
-for t in $TARGETS; do [[ ${T[$t]} == *LWIP* ]] && need_lwip=1; done
-lwip_ok=1
+need_lwip=0 need_mbedtls=0
+for t in $TARGETS; do
+    [[ ${T[$t]} == *LWIP* ]] && need_lwip=1
+    [[ ${T[$t]} == *MBEDTLS* ]] && need_mbedtls=1
+done
+lwip_ok=1 mbedtls_ok=1
 [ $need_lwip -eq 1 ] && { build_lwip || lwip_ok=0; }
+[ $need_mbedtls -eq 1 ] && { build_mbedtls || mbedtls_ok=0; }
 
 echo "fuzz: building $TARGETS" | tr -s ' '
 ready=()
 for t in $TARGETS; do
     if [[ ${T[$t]} == *LWIP* ]] && [ $lwip_ok -eq 0 ]; then
         echo "FAIL $t: lwIP for the host did not build" >"$OUT/logs/$t.result"
+    elif [[ ${T[$t]} == *MBEDTLS* ]] && [ $mbedtls_ok -eq 0 ]; then
+        echo "FAIL $t: mbedTLS for the host did not build" >"$OUT/logs/$t.result"
     elif ! build "$t"; then
         echo "FAIL $t: build failed:" >"$OUT/logs/$t.result"
         grep -m5 -E 'error' "$OUT/logs/$t.build" | sed 's/^/    /' >>"$OUT/logs/$t.result"
