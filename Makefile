@@ -141,10 +141,15 @@ run: all
 	$(PYTHON) tests/harness/run_demo.py --build $(BUILD)
 
 # ---- ternctl: the operator's client for the network console (host program) ----
-$(BUILD)/ternctl: $(wildcard tools/ternctl/*.c tools/ternctl/*.h) | $(DEPS_STAMP)
+# One object per source, each with its dependency file (-MMD -MP).
+TERNCTL_OBJS := $(patsubst %.c,$(BUILD)/ternctl-obj/%.o,$(wildcard tools/ternctl/*.c))
+$(BUILD)/ternctl-obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(call show,HOSTCC,$@)
-	$(Q)$(HOSTCC) -std=gnu11 -O2 -g $(WARN) -o $@ $(filter %.c,$^) -lmbedtls -lmbedx509 -lmbedcrypto
+	$(call show,HOSTCC,$<)
+	$(Q)$(HOSTCC) -std=gnu11 -O2 -g $(WARN) -MMD -MP -c $< -o $@
+$(BUILD)/ternctl: $(TERNCTL_OBJS)
+	$(call show,LINK,$@)
+	$(Q)$(HOSTCC) -o $@ $^ -lmbedtls -lmbedx509 -lmbedcrypto
 ifneq ($(wildcard tools/ternctl/*.c),)
 all: $(BUILD)/ternctl
 endif
