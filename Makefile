@@ -3,6 +3,7 @@
 #   make run      boot Tern with the demo guest in Bochs, console on this terminal
 #   make test     host unit tests, fuzz smoke, guest tests on Bochs and QEMU
 #   make bench    figures (exits, instruction counts, sizes); no pass/fail
+#   make mutate   break the code on purpose (tests/mutate/mutations.txt): every test must notice
 # Missing Debian packages are installed by scripts/install-deps.sh on first use.
 
 BUILD      := build
@@ -191,11 +192,16 @@ unit-test: $(UNIT_TESTS)
 
 # ---- fuzzing on the host (libFuzzer + ASan/UBSan, clang): tests/fuzz/run.sh
 # builds the targets into $(BUILD)/fuzz and runs each; make test runs the smoke ----
-.PHONY: fuzz-smoke
-fuzz: | $(DEPS_STAMP)
-	bash tests/fuzz/run.sh long
-fuzz-smoke: | $(DEPS_STAMP)
-	bash tests/fuzz/run.sh smoke
+.PHONY: fuzz-smoke mutate
+fuzz: | $(DEPS_STAMP) $(THIRD_PARTY)
+	BUILD=$(BUILD) bash tests/fuzz/run.sh long
+fuzz-smoke: | $(DEPS_STAMP) $(THIRD_PARTY)
+	BUILD=$(BUILD) bash tests/fuzz/run.sh smoke
+
+# ---- mutations (tests/mutate/): each listed break of the code must fail its
+# test; on a scratch copy, one at a time; not part of `make test` (minutes) ----
+mutate: all $(UNIT_TESTS)
+	$(PYTHON) tests/mutate/mutate.py --build $(BUILD)
 
 guest-test: all
 	$(PYTHON) tests/harness/guest_tests.py --build $(BUILD)
