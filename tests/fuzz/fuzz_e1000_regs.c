@@ -117,15 +117,20 @@ static bool in_alloc(u64 pa, u64 len)
 static volatile u32 *win;
 static u32 shadow[WIN_SIZE / 4];
 
+/* One ring as the device sees it: base (BAL, BAH), length, tail, control. */
+struct dev_ring {
+	u64 base;
+	u32 len;
+	bool base_set[2], len_set;
+	u32 ctl; /* RCTL or TCTL, last written */
+	bool ctl_written;
+};
+
 static struct {
 	int reset_left;   /* time steps until CTRL.RST clears; < 0: never */
 	int eerd_left;    /* time steps until EERD.DONE; < 0: never */
 	u16 eeprom[3];
-	u64 rdba, tdba;
-	u32 rdlen, tdlen;
-	bool rdba_set[2], tdba_set[2], rdlen_set, tdlen_set;
-	u32 rctl, tctl;   /* last written */
-	bool rctl_written, tctl_written;
+	struct dev_ring rx, tx;
 	u64 now;
 } dev;
 
@@ -146,8 +151,51 @@ static void set_reg(u32 off, u32 v)
 	shadow[off / 4] = v;
 }
 
+/* A write to a ring's registers; rel is the offset from its BAL (the RX and
+ * TX blocks have the same layout). */
+static void ring_write(struct dev_ring *r, u32 rel, u32 v)
+{
+	switch (rel) {
+	case E1000_RDBAL - E1000_RDBAL:
+		r->base = (r->base & ~0xffffffffULL) | v;
+		r->base_set[0] = true;
+		break;
+	case E1000_RDBAH - E1000_RDBAL:
+		r->base = (r->base & 0xffffffffULL) | (u64)v << 32;
+		r->base_set[1] = true;
+		break;
+	case E1000_RDLEN - E1000_RDBAL:
+		r->len = v;
+		r->len_set = true;
+		break;
+	case E1000_RDT - E1000_RDBAL:
+		CHECK(r->len_set && r->len && (u64)v * 16 < r->len);
+		break;
+	}
+}
+
+/* RCTL/TCTL: with EN, base and length came first (14.4, 14.5) and name
+ * memory Tern allocated. */
+static void ring_control(struct dev_ring *r, u32 v, bool enable)
+{
+	r->ctl = v;
+	r->ctl_written = true;
+	if (!enable)
+		return;
+	CHECK(r->base_set[0] && r->base_set[1] && r->len_set);
+	CHECK(r->len && r->len % 128 == 0 && in_alloc(r->base, r->len));
+}
+
 static void on_write(u32 off, u32 v)
 {
+	if (off >= E1000_RDBAL && off <= E1000_RDT) {
+		ring_write(&dev.rx, off - E1000_RDBAL, v);
+		return;
+	}
+	if (off >= E1000_TDBAL && off <= E1000_TDT) {
+		ring_write(&dev.tx, off - E1000_TDBAL, v);
+		return;
+	}
 	switch (off) {
 	case E1000_CTRL:
 		if (v & E1000_CTRL_RST) {
@@ -167,34 +215,11 @@ static void on_write(u32 off, u32 v)
 			set_reg(E1000_EERD, v & ~E1000_EERD_DONE);
 		}
 		break;
-	case E1000_RDBAL: dev.rdba = (dev.rdba & ~0xffffffffULL) | v; dev.rdba_set[0] = true; break;
-	case E1000_RDBAH: dev.rdba = (dev.rdba & 0xffffffffULL) | (u64)v << 32; dev.rdba_set[1] = true; break;
-	case E1000_TDBAL: dev.tdba = (dev.tdba & ~0xffffffffULL) | v; dev.tdba_set[0] = true; break;
-	case E1000_TDBAH: dev.tdba = (dev.tdba & 0xffffffffULL) | (u64)v << 32; dev.tdba_set[1] = true; break;
-	case E1000_RDLEN: dev.rdlen = v; dev.rdlen_set = true; break;
-	case E1000_TDLEN: dev.tdlen = v; dev.tdlen_set = true; break;
-	case E1000_RDT:
-		CHECK(dev.rdlen_set && dev.rdlen && (u64)v * 16 < dev.rdlen);
-		break;
-	case E1000_TDT:
-		CHECK(dev.tdlen_set && dev.tdlen && (u64)v * 16 < dev.tdlen);
-		break;
 	case E1000_RCTL:
-		dev.rctl = v;
-		dev.rctl_written = true;
-		if (v & E1000_RCTL_EN) {
-			/* 14.4: base and length first, and they name Tern's memory. */
-			CHECK(dev.rdba_set[0] && dev.rdba_set[1] && dev.rdlen_set);
-			CHECK(dev.rdlen && dev.rdlen % 128 == 0 && in_alloc(dev.rdba, dev.rdlen));
-		}
+		ring_control(&dev.rx, v, v & E1000_RCTL_EN);
 		break;
 	case E1000_TCTL:
-		dev.tctl = v;
-		dev.tctl_written = true;
-		if (v & E1000_TCTL_EN) {
-			CHECK(dev.tdba_set[0] && dev.tdba_set[1] && dev.tdlen_set);
-			CHECK(dev.tdlen && dev.tdlen % 128 == 0 && in_alloc(dev.tdba, dev.tdlen));
-		}
+		ring_control(&dev.tx, v, v & E1000_TCTL_EN);
 		break;
 	}
 }
@@ -411,7 +436,7 @@ static void run_nic(void)
 	struct e1000 *e = nic->priv;
 	CHECK(nic->ops == &e1000_ops && e == &e1000_dev);
 	CHECK(mac_valid(nic->mac));
-	CHECK(dev.rctl & E1000_RCTL_EN && dev.tctl & E1000_TCTL_EN);
+	CHECK(dev.rx.ctl & E1000_RCTL_EN && dev.tx.ctl & E1000_TCTL_EN);
 	nic->rx = on_rx;
 	for (int ops = 0; ops < 64 && in_pos < in_len; ops++) {
 		u64 before = nic->stats.rx_frames;
@@ -463,8 +488,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!pci.touched[i])
 				continue;
 			/* Given up on: quiet, so it cannot DMA into freed pages. */
-			CHECK(dev.rctl_written && !(dev.rctl & E1000_RCTL_EN));
-			CHECK(dev.tctl_written && !(dev.tctl & E1000_TCTL_EN));
+			CHECK(dev.rx.ctl_written && !(dev.rx.ctl & E1000_RCTL_EN));
+			CHECK(dev.tx.ctl_written && !(dev.tx.ctl & E1000_TCTL_EN));
 			CHECK(!(pci.command[i] & PCI_COMMAND_MASTER));
 		}
 	} else {
