@@ -20,7 +20,7 @@ passed; BROKEN: the text was not found once, or the mutant does not
 build. One line per mutation, then `N caught, N missed` (a BROKEN mutation
 or one whose baseline failed counts as missed); exit 1 unless all are caught.
 
-Usage: mutate.py --build build [--only NAME]... [--keep] [--list FILE]
+Usage: mutate.py --build build [--only NAME]... [--keep] [--list FILE] [--check]
 """
 
 from __future__ import annotations
@@ -124,12 +124,22 @@ def main() -> int:
     ap.add_argument("--list", default=str(ROOT / "tests/mutate/mutations.txt"))
     ap.add_argument("--only", action="append", metavar="NAME")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copy")
+    ap.add_argument("--check", action="store_true",
+                    help="only check that each TEXT occurs once in the tree (seconds)")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens
     build = os.path.relpath(Path(args.build).resolve(), ROOT)
     muts = parse_list(Path(args.list))
     if args.only:
         muts = [m for m in muts if m.name in args.only]
+    if args.check:
+        bad = [m for m in muts if not (ROOT / m.file).is_file()
+               or (ROOT / m.file).read_text().count(m.text) != 1]
+        for m in bad:
+            print(f"BROKEN {m.name}: {m.file}: the text does not occur exactly once "
+                  f"(mutations.txt:{m.line})")
+        print(f"mutate --check: {len(muts) - len(bad)} of {len(muts)} mutations apply")
+        return 1 if bad else 0
     if not (ROOT / build).is_dir():
         print(f"mutate: {build} missing; run make first")
         return 1
