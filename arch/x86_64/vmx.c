@@ -59,6 +59,12 @@ static int probe_controls(char *why, size_t len)
 
 	c->revision = (u32)basic & 0x7fffffff;
 	c->io_instr_info = basic & (1ULL << 54);
+	/* EPT first: the CPUs without it (Penryn and older) also lack the
+	 * preemption timer, and EPT is the reason that matters. The secondary
+	 * controls MSR exists only when the primary ones allow it. */
+	u64 proc_cap = rdmsr(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED);
+	if (!((proc_cap >> 32) & PROC_SECONDARY) || !((rdmsr(MSR_VMX_PROCBASED2) >> 32) & PROC2_EPT))
+		return fail(why, len, "EPT not available", 0);
 	if (vmx_ctl_adjust(rdmsr(true_ctls ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED),
 			   PIN_EXT_INTR_EXIT | PIN_NMI_EXIT | PIN_PREEMPT_TIMER, PIN_VIRTUAL_NMI,
 			   &c->pin, &missing))
