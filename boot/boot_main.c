@@ -32,6 +32,22 @@ static void keep_rsdp(struct boot_info *bi)
 	bi->acpi_rsdp = virt_to_phys(rsdp_copy);
 }
 
+#define EFI_SYSTEM_TABLE_SIGNATURE 0x5453595320494249ULL /* "IBI SYST" */
+#define EFI_ST_RUNTIME_SERVICES 88 /* offset of RuntimeServices (UEFI 2.x, x86-64) */
+
+/* GRUB on UEFI hands over the system table, not the runtime services: find
+ * them there, so that `shutdown` works on UEFI machines without ACPI. */
+static void find_efi_runtime(struct boot_info *bi)
+{
+	u64 sig;
+	if (!bi->efi_system_table)
+		return;
+	const u8 *st = phys_to_virt(bi->efi_system_table);
+	memcpy(&sig, st, sizeof(sig));
+	if (sig == EFI_SYSTEM_TABLE_SIGNATURE)
+		memcpy(&bi->efi_runtime, st + EFI_ST_RUNTIME_SERVICES, sizeof(bi->efi_runtime));
+}
+
 void boot_main(u64 arg, u64 load_phys, u32 source)
 {
 	u64 entry_cycles = arch_cycles(); /* firmware and loader cost, for make bench */
@@ -44,6 +60,7 @@ void boot_main(u64 arg, u64 load_phys, u32 source)
 	if (source == BOOT_SRC_MULTIBOOT2) {
 		if (mb2_parse(phys_to_virt(arg), arg, &boot_info, &err))
 			hv_panic("boot: %s", err);
+		find_efi_runtime(&boot_info);
 	} else {
 		const struct boot_info *fw = phys_to_virt(arg);
 		if (fw->magic != BOOT_INFO_MAGIC)

@@ -11,6 +11,7 @@ enum {
 	MB2_TAG_CMDLINE = 1,
 	MB2_TAG_MODULE = 3,
 	MB2_TAG_MMAP = 6,
+	MB2_TAG_EFI64 = 12,
 	MB2_TAG_ACPI_OLD = 14,
 	MB2_TAG_ACPI_NEW = 15,
 };
@@ -137,6 +138,13 @@ int mb2_parse(const void *info, u64 info_phys, struct boot_info *bi, const char 
 			break;
 		case MB2_TAG_MMAP:
 			rc = parse_mmap(tag, size, bi, err);
+			break;
+		case MB2_TAG_EFI64: /* UEFI firmware: its runtime services can power off */
+			if (size < 16) {
+				*err = "EFI64 system table tag too short";
+				return -1;
+			}
+			bi->efi_system_table = rd64(tag + 8);
 			break;
 		case MB2_TAG_ACPI_NEW:
 			bi->acpi_rsdp = info_phys + off + 8;

@@ -62,6 +62,7 @@ struct boot_info {
 	u32 nr_reserved;
 	u64 acpi_rsdp;        /* physical address of the RSDP, 0 if unknown */
 	u64 efi_runtime;      /* UEFI runtime services table (physical), 0 if none */
+	u64 efi_system_table; /* multiboot2 on UEFI: GRUB's EFI64 tag (physical), 0 if none */
 	u64 image_phys_start; /* the hypervisor image, bss included */
 	u64 image_phys_end;
 	char cmdline[BOOT_CMDLINE_LEN];

@@ -196,6 +196,28 @@ TEST(acpi_new_preferred_over_old_in_any_order)
 	CHECK_EQ(bi.acpi_rsdp, INFO_PHYS + new_off + 8);
 }
 
+TEST(efi64_tag_gives_the_system_table)
+{
+	u64 st = 0x7f9e1018ULL;
+	mb_begin();
+	mb_cmdline("x");
+	mb_end();
+	CHECK_EQ(parse(), 0);
+	CHECK_EQ(bi.efi_system_table, 0);
+
+	mb_begin();
+	mb_tag(12, &st, sizeof(st));
+	mb_end();
+	CHECK_EQ(parse(), 0);
+	CHECK_EQ(bi.efi_system_table, st);
+	CHECK_EQ(bi.efi_runtime, 0); /* found later, in the table itself */
+
+	mb_begin();
+	mb_tag(12, &st, 4);
+	mb_end();
+	CHECK_REJECTED(parse());
+}
+
 TEST(module_name_is_first_word)
 {
 	mb_begin();
