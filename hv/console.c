@@ -47,8 +47,8 @@ static void cmd_crash(const char *kind)
 	if (!strcmp(kind, "panic"))
 		hv_panic("crash requested at the console");
 	hv_log("tern: crash %s requested at the console\n", kind);
-	arch_crash(kind);
-	hv_printf("error: crash wants ud, gp, pf or panic\n");
+	if (!arch_crash(kind))
+		hv_printf("error: crash wants ud, gp, pf, df, mc, nmi or panic\n");
 }
 
 static void cmd_help(void)

@@ -24,7 +24,7 @@ const struct con_cmd_desc con_commands[CON_NR_CMDS] = {
 	{ "cont", CON_CONT, 0, 0, "", "resume the VM" },
 	{ "system_reset", CON_SYSTEM_RESET, 0, 0, "", "reset the VM: reload its image and restart it" },
 	{ "shutdown", CON_SHUTDOWN, 0, 0, "", "power the machine off" },
-	{ "crash", CON_CRASH, 1, 1, "ud|gp|pf|panic",
+	{ "crash", CON_CRASH, 1, 1, "ud|gp|pf|df|mc|nmi|panic",
 	  "crash Tern on purpose, to check the crash report (boot with debug_crash)" },
 };
 

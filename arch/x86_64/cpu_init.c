@@ -33,7 +33,11 @@ struct idt_entry {
 static u64 gdt[8] __attribute__((aligned(16)));
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 static struct tss64 tss __attribute__((aligned(16)));
-static u8 ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));
+/* One stack per IST vector, each its own symbol: the crash tests read their
+ * bounds from tern.elf to check where a handler ran. */
+static u8 ist_stack_nmi[IST_STACK_SIZE] __attribute__((aligned(16)));
+static u8 ist_stack_df[IST_STACK_SIZE] __attribute__((aligned(16)));
+static u8 ist_stack_mc[IST_STACK_SIZE] __attribute__((aligned(16)));
 extern const u64 exc_stub_table[32];
 
 u64 desc_gdt_base(void) { return (u64)gdt; }
@@ -50,8 +54,9 @@ static void gdt_init(void)
 			   (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[SEL_TSS / 8 + 1] = base >> 32;
 
-	for (int i = 0; i < 3; i++)
-		tss.ist[i] = (u64)&ist_stacks[i][IST_STACK_SIZE];
+	tss.ist[IST_NMI - 1] = (u64)&ist_stack_nmi[IST_STACK_SIZE];
+	tss.ist[IST_DF - 1] = (u64)&ist_stack_df[IST_STACK_SIZE];
+	tss.ist[IST_MC - 1] = (u64)&ist_stack_mc[IST_STACK_SIZE];
 	tss.iomap_base = sizeof(tss);
 
 	struct dtr d = { sizeof(gdt) - 1, (u64)gdt };

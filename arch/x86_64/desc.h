@@ -26,6 +26,9 @@ struct dtr {
 } __packed;
 
 void exception_dispatch(struct exc_frame *f);
+/* NMIs taken by the host so far, and where the last one's frame was. */
+u64 exception_nmi_count(void);
+u64 exception_last_nmi_stack(void);
 /* Host GDTR/IDTR/TR bases for the VMCS host-state area. */
 u64 desc_gdt_base(void);
 u64 desc_idt_base(void);

@@ -20,23 +20,22 @@ static const char *const exc_names[32] = {
 };
 
 static u64 host_nmis;
+static u64 last_nmi_stack;
 
-/* The bottom of the upper half: Tern maps nothing there (arch/x86_64/paging.c). */
-#define NEVER_MAPPED 0xffff800000000000ULL
-
-void arch_crash(const char *kind)
+u64 exception_nmi_count(void)
 {
-	if (!strcmp(kind, "ud"))
-		asm volatile("ud2");
-	else if (!strcmp(kind, "gp"))
-		(void)*(volatile u64 *)0x8000000000000000ULL;
-	else if (!strcmp(kind, "pf"))
-		(void)*(volatile u64 *)NEVER_MAPPED;
+	return *(volatile u64 *)&host_nmis;
+}
+
+u64 exception_last_nmi_stack(void)
+{
+	return last_nmi_stack;
 }
 
 void exception_dispatch(struct exc_frame *f)
 {
 	if (f->vector == 2) {
+		last_nmi_stack = (u64)f;
 		host_nmis++;
 		return;
 	}
@@ -51,6 +50,8 @@ void exception_dispatch(struct exc_frame *f)
 	hv_printf("  RSI=%016lx RDI=%016lx RBP=%016lx R8 =%016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
 	hv_printf("  R9 =%016lx R10=%016lx R11=%016lx R12=%016lx\n", f->r9, f->r10, f->r11, f->r12);
 	hv_printf("  R13=%016lx R14=%016lx R15=%016lx\n", f->r13, f->r14, f->r15);
+	/* The frame sits on the handler's stack: an IST stack or the interrupted one. */
+	hv_printf("  handler stack %016lx\n", (u64)f);
 	if (f->vector == 14)
 		hv_printf("  faulting address %#lx (%s, %s)\n", read_cr2(),
 			  f->error & 2 ? "write" : "read", f->error & 1 ? "protection" : "not present");

@@ -33,9 +33,11 @@ __noreturn void arch_halt_forever(void);
 /*
  * Fault on purpose (the console's `crash`, for checking that a crash in
  * Tern is reported): "ud" an invalid opcode, "gp" a non-canonical access,
- * "pf" a read of an unmapped page. Returns only for an unknown kind.
+ * "pf" a read of an unmapped page, "df" a double fault through an unmapped
+ * stack, "mc" the machine-check vector (INT 18), "nmi" a real NMI through
+ * the local APIC, which is handled and returns. False for an unknown kind.
  */
-void arch_crash(const char *kind);
+bool arch_crash(const char *kind);
 void arch_backtrace(void *frame_pointer);
 void arch_cpu_relax(void);
 

@@ -11,8 +11,11 @@ Configurations:
 Each case: boot, wait for the guest's outcome, check the console still
 answers (`info status`, `info exits`), then `shutdown` must power the machine
 off. On bochs-skylake also: `console` (every command against the demo guest)
-and `crash_ud|gp|pf|panic` (boot option debug_crash, then `crash KIND`: the
-crash report on serial must be complete and Tern must stay halted).
+and `crash_ud|gp|pf|df|mc|panic` (boot option debug_crash, then `crash KIND`:
+the crash report on serial must be complete, the handler must have run on the
+stack its vector has in tern.elf (#DF and #MC on their IST stacks, the rest on
+the boot stack), and Tern must stay halted; crash_mc first takes a real NMI,
+which must run on the NMI stack and return).
 One line per case, then `guest: N passed, N failed`; exit 1 on failure.
 Serial transcripts: build/test-logs/NAME-CONFIG.log.
 
@@ -57,12 +60,21 @@ class Expect:
     with a matching reason; otherwise the guest must report PASS and exit 0."""
     stop: str | None = None
     run_timeout: float | None = None  # None: RUN_TIMEOUT
+    # Regexes that must match lines of the dump after 'vm0: stopped'; {SYM}
+    # stands for the guest ELF's symbol SYM (16 hex digits, from nm).
+    dump: tuple[str, ...] = ()
 
 
 # Tests that do not simply PASS and exit 0; every other test must.
 EXPECT: dict[str, Expect] = {
     "hostile_oob": Expect(stop=r"outside guest memory"),
     "hostile_triple": Expect(stop=r"triple fault"),
+    # A task switch from 32-bit protected mode: JMP (source 2) to selector 0x20.
+    "unhandled_exit": Expect(
+        stop=r"^unhandled exit 9 \(TASK_SWITCH\), qualification 0x80000020$",
+        dump=(r"^vm0:   RIP={unhandled_exit_ljmp} ",
+              r"^vm0:   CR0=00010033 .* EFER=00000900 ",  # paging and long mode off
+              r"^vm0:   last exit: TASK_SWITCH \(9\), qualification 0x80000020,")),
 }
 DEFAULT_EXPECT = Expect()
 
@@ -97,12 +109,52 @@ CRASH_CASES = {
     "crash_ud": r"^tern: EXCEPTION 6 \(#UD invalid opcode\) in the hypervisor",
     "crash_gp": r"^tern: EXCEPTION 13 \(#GP general protection\) in the hypervisor",
     "crash_pf": r"^tern: EXCEPTION 14 \(#PF page fault\) in the hypervisor",
+    "crash_df": r"^tern: EXCEPTION 8 \(#DF double fault\) in the hypervisor",
+    "crash_mc": r"^tern: EXCEPTION 18 \(#MC machine check\) in the hypervisor",
     "crash_panic": r"^tern: PANIC: crash requested at the console",
 }
 
 
+# The stack (a symbol of tern.elf) each crash's handler must run on: IST
+# stacks for #DF and #MC (cpu_init.c), the boot stack for the others.
+CRASH_STACKS = {"df": "ist_stack_df", "mc": "ist_stack_mc"}
+BOOT_STACK = "boot_stack"
+
+
 class CaseFailed(Exception):
     pass
+
+
+def elf_symbols(elf: Path) -> dict[str, tuple[int, int | None]]:
+    """name -> (address, size or None) for the symbols of an ELF (nm -S)."""
+    r = subprocess.run(["nm", "-S", str(elf)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise CaseFailed(f"nm {elf} failed: {r.stderr.strip()[-200:]}")
+    syms = {}
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) == 4:
+            syms[f[3]] = (int(f[0], 16), int(f[1], 16))
+        elif len(f) == 3:
+            syms[f[2]] = (int(f[0], 16), None)
+    return syms
+
+
+def tern_stacks(elf: Path) -> dict[str, range]:
+    """Tern's stacks as address ranges: each IST stack (sized symbols) and
+    the boot stack (boot_stack .. boot_stack_top, entry64.S)."""
+    syms = elf_symbols(elf)
+    stacks = {n: range(a, a + sz) for n, (a, sz) in syms.items()
+              if n.startswith("ist_stack_") and sz}
+    if BOOT_STACK in syms and BOOT_STACK + "_top" in syms:
+        stacks[BOOT_STACK] = range(syms[BOOT_STACK][0], syms[BOOT_STACK + "_top"][0])
+    if len(stacks) != 4:
+        raise CaseFailed(f"{elf}: expected 3 IST stacks and the boot stack, found {sorted(stacks)}")
+    return stacks
+
+
+def stack_of(stacks: dict[str, range], addr: int) -> str | None:
+    return next((n for n, r in stacks.items() if addr in r), None)
 
 
 def check(cond: bool, reason: str) -> None:
@@ -218,6 +270,7 @@ class Runner:
                   f"expected 'vm0: stopped: ...{exp.stop}', got '{outcome.group(0).strip()}'")
             check(re.search(exp.stop, outcome.group(3)) is not None,
                   f"stopped for the wrong reason: '{outcome.group(3)}' (want /{exp.stop}/)")
+            self.dump_checks(m, name, exp)
         else:
             check(outcome.group(3) is None, f"the VM was stopped: {outcome.group(3)}")
             check(outcome.group(2) == "0", f"the guest exited with code {outcome.group(2)}")
@@ -236,6 +289,15 @@ class Runner:
         if not exp.stop:
             stop = re.search(r"^vm0: stopped:.*$", text, re.M)
             check(stop is None, f"'{stop.group(0) if stop else ''}'")
+
+    def dump_checks(self, m: Machine, name: str, exp: Expect) -> None:
+        """The register dump after 'vm0: stopped' must say what the guest did."""
+        if not exp.dump:
+            return
+        syms = elf_symbols(self.build / "guests" / f"{name}.elf")
+        for rx in exp.dump:
+            rx = re.sub(r"\{(\w+)\}", lambda s: f"{syms[s.group(1)][0]:016x}", rx)
+            m.expect(rx, CONSOLE_TIMEOUT, f"/{rx}/ in the dump")
 
     def dirty_mode_check(self, m: Machine, cfg: Config) -> None:
         """The dirty log must use PML where the CPU has it, unless forced;
@@ -322,12 +384,24 @@ class Runner:
         wait_boot(m)
         m.expect(r"^vm0\| demo: round", RUN_TIMEOUT, "the demo guest's first heartbeat")
         kind = name.split("_", 1)[1]
+        stacks = tern_stacks(self.build / "tern.elf")
+        if kind == "mc":
+            self.nmi_check(m, stacks)
         m.send_line(f"crash {kind}")
         m.expect(CRASH_CASES[name], CONSOLE_TIMEOUT, "the crash report")
         if kind != "panic":
             regs = m.expect(r"^\s+RIP=([0-9a-f]{16}) CS=0008", CONSOLE_TIMEOUT, "the registers")
             check(regs.group(1).startswith("ffffffff8"), f"RIP {regs.group(1)} is not in Tern's image")
+            if kind == "df":  # the fault came from a stack that is none of Tern's
+                rsp = m.expect(r"^\s+RSP=([0-9a-f]{16}) ", CONSOLE_TIMEOUT, "the interrupted RSP")
+                check(stack_of(stacks, int(rsp.group(1), 16)) is None,
+                      f"the #DF came from a good stack (RSP {rsp.group(1)})")
             m.expect(r"^\s+R13=", CONSOLE_TIMEOUT, "the last register line")
+            st = m.expect(r"^\s+handler stack ([0-9a-f]{16})\n", CONSOLE_TIMEOUT, "the handler's stack")
+            want = CRASH_STACKS.get(kind, BOOT_STACK)
+            got = stack_of(stacks, int(st.group(1), 16))
+            check(got == want, f"the handler ran on {got or 'an unknown stack'} "
+                  f"({st.group(1)}), not on {want}")
         if kind == "pf":
             m.expect(r"^\s+faulting address 0xffff800000000000 \(read, not present\)",
                      CONSOLE_TIMEOUT, "the faulting address")
@@ -338,6 +412,15 @@ class Runner:
         time.sleep(3)
         check("VM status" not in m.text_since(mark) and "demo: round" not in m.text_since(mark),
               "Tern or the guest kept running after the crash")
+
+    def nmi_check(self, m: Machine, stacks: dict[str, range]) -> None:
+        """A real NMI (`crash nmi`: the local APIC sends one to this CPU) is
+        handled on the NMI stack and returns; the console still answers."""
+        ans = m.command("crash nmi", r"^tern: NMI taken and resumed, handler stack ([0-9a-f]{16})$",
+                        CONSOLE_TIMEOUT)
+        got = stack_of(stacks, int(ans.match.group(1), 16))
+        check(got == "ist_stack_nmi", f"the NMI handler ran on {got or 'an unknown stack'}")
+        m.command("info status", r"^VM status: running", CONSOLE_TIMEOUT)
 
     def novmx_checks(self, m: Machine) -> None:
         wait_boot(m)
