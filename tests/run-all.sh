@@ -44,6 +44,8 @@ elif [ $build_ok -eq 0 ]; then
     echo "==== guest: SKIPPED (the build failed)"
 else
     stage guest python3 tests/harness/guest_tests.py --build "$BUILD"
+    # The ISO on UEFI (QEMU and Bochs), a CPU without EPT, the NIC probe.
+    stage boot python3 tests/harness/boot_tests.py --build "$BUILD"
     # Network: QEMU with a Linux peer in a namespace, two Terns over bxhub,
     # the TLS console (needs root for namespaces and tap devices).
     stage net python3 tests/harness/net_tests.py --build "$BUILD"

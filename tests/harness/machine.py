@@ -200,9 +200,10 @@ class Machine:
                NAME.bochs.log and NAME.bochsrc (Bochs only), NAME.qemu.log
                (-d cpu_reset) and NAME.qmp.log (QMP events; QEMU only).
     emulator   "bochs" or "qemu" (QEMU/TCG: no VMX).
-    firmware   "bios" (Bochs BIOS, boots `iso` from CD) or "ovmf" (boots `esp`).
+    firmware   "bios" (Bochs BIOS, boots `iso` from CD) or "ovmf" (boots `esp`,
+               or `iso` from CD through GRUB's EFI side).
     model      Bochs CPU model (corei7_skylake_x has PML, corei7_haswell_4770 not).
-    iso        BIOS boot: the ISO from scripts/mkiso.sh.
+    iso        the ISO from scripts/mkiso.sh (BIOS boot, or OVMF without esp).
     test_cfg   BIOS boot: text of /tern-test.cfg, put on a second disk.
     esp        OVMF boot: a raw ESP image (copied; the copy is padded).
     megs       guest-visible RAM of the emulated machine.
@@ -225,8 +226,8 @@ class Machine:
             raise ValueError("QEMU runs are OVMF only")
         if firmware == "bios" and not iso:
             raise ValueError("a BIOS boot needs iso=")
-        if firmware == "ovmf" and not esp:
-            raise ValueError("an OVMF boot needs esp=")
+        if firmware == "ovmf" and not (esp or iso):
+            raise ValueError("an OVMF boot needs esp= or iso=")
         self.name = name
         self.emulator = emulator
         self.firmware = firmware
@@ -312,7 +313,7 @@ class Machine:
 
     def _prepare_media(self) -> None:
         wd = self._workdir
-        if self.firmware == "ovmf":
+        if self.firmware == "ovmf" and self.esp:
             esp = wd / "esp.img"
             shutil.copyfile(self.esp, esp)
             if self.emulator == "bochs":
@@ -339,7 +340,7 @@ class Machine:
                 lines.append(f"ata0-slave: type=disk, path={wd / 'cfg.img'}, mode=flat, "
                              f"cylinders={c}, heads={h}, spt={s}")
             lines.append("boot: cdrom")
-        else:
+        elif self.esp:
             lines += [
                 f"romimage: file={OVMF}, address=0xffe00000",
                 f"vgaromimage: file={BOCHS_VGABIOS}",
@@ -347,6 +348,14 @@ class Machine:
                 f"ata0-master: type=disk, path={wd / 'esp.img'}, mode=flat, "
                 f"cylinders={self._esp_cyl}, heads=16, spt=63",
                 "boot: disk",
+            ]
+        else:
+            lines += [
+                f"romimage: file={OVMF}, address=0xffe00000",
+                f"vgaromimage: file={BOCHS_VGABIOS}",
+                "pci: enabled=1, chipset=i440fx",
+                f"ata0-master: type=cdrom, path={self.iso}, status=inserted",
+                "boot: cdrom",
             ]
         lines += [
             'display_library: rfb, options="timeout=0"',
@@ -371,7 +380,8 @@ class Machine:
             return [BOCHS, "-q", "-f", str(wd / "bochsrc"), "-rc", str(wd / "rc")]
         argv = [QEMU, "-machine", "q35,accel=tcg", "-m", str(self.megs),
                 "-smp", str(self.cpus), "-bios", OVMF,
-                "-drive", f"format=raw,file={wd / 'esp.img'}",
+                *(["-drive", f"format=raw,file={wd / 'esp.img'}"] if self.esp
+                  else ["-cdrom", str(self.iso)]),
                 "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
                 "-display", "none", "-monitor", "none", "-net", "none", "-no-reboot",
                 # How the run ends, told by QEMU itself (see classify_ending).

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Boot media and machines the guest tests do not cover: the ISO on UEFI
+firmware (GRUB's EFI side, then Tern through multiboot2), a CPU with VMX but
+without EPT, and the NIC probe's lines (docs/nic.md).
+
+Cases:
+  iso-uefi-qemu   QEMU/TCG q35 + OVMF booting build/tern.iso from CD, an
+                  e1000 on a UDP socket (loopback, no namespace): Tern starts
+                  through GRUB, says VMX is not available, keeps its console;
+                  PCI config space through ECAM, the e1000's MAC, link up
+  iso-uefi-bochs  Bochs Skylake-X + OVMF booting the ISO from CD, an e1000 in
+                  slot 1: VMX on, the demo guest runs under Tern, config space
+                  through the legacy ports (Bochs' OVMF has no ACPI tables)
+  noept-bochs     Bochs core2_penryn_t9600 (VMX without EPT), BIOS + GRUB, no
+                  NIC: "EPT not available", no VM, the console answers, "no
+                  supported NIC found"
+Each case ends with `shutdown`, which must power the machine off.
+One line per case, then "boot: N passed, N failed"; exit 1 on failure.
+Serial transcripts: BUILD/test-logs/boot-CASE.log.
+
+Usage: boot_tests.py --build build [--only CASE]... [-v]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import POWER_OFF, Machine, grub_test_cfg  # noqa: E402
+from suite import Suite, check  # noqa: E402
+
+BOOT_TIMEOUT = 240     # power-on to Tern's first line (OVMF + GRUB under Bochs is the slowest)
+STEP_TIMEOUT = 120     # one line or one console answer after that
+SHUTDOWN_GRACE = 60
+WALL_TIMEOUT = 900
+MAC_QEMU = "52:54:00:12:34:56"
+MAC_BOCHS = "52:54:00:12:34:57"
+
+
+def free_udp_ports(n: int) -> list[int]:
+    """n UDP ports on loopback that were free a moment ago."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+class Runner(Suite):
+    def __init__(self, build: Path, verbose: bool):
+        super().__init__("boot", build, verbose)
+        self.iso = build / "tern.iso"
+
+    def machine(self, case: str, **kw) -> Machine:
+        return Machine(f"boot-{case}", iso=self.iso, log_dir=self.log_dir,
+                       wall_timeout=WALL_TIMEOUT, **kw)
+
+    @staticmethod
+    def booted_by_grub(m: Machine) -> None:
+        m.expect(r"^tern: Tern hypervisor, booted via multiboot2 \(GRUB\)\n", BOOT_TIMEOUT,
+                 "Tern's banner, booted by GRUB")
+
+    @staticmethod
+    def shutdown(m: Machine) -> None:
+        mark = m.mark()
+        m.send_line("shutdown")
+        check(m.wait_exit(SHUTDOWN_GRACE) is not None, f"no power-off within {SHUTDOWN_GRACE}s")
+        ending = m.ending()
+        check(ending.kind == POWER_OFF, f"after shutdown: {ending.detail}")
+        check("did not power off" not in m.text_since(mark), "Tern said the machine did not power off")
+
+    # ---- cases ----
+
+    def iso_uefi_qemu(self) -> str:
+        a, b = free_udp_ports(2)
+        nic = ("-netdev", f"socket,id=n0,udp=127.0.0.1:{a},localaddr=127.0.0.1:{b}",
+               "-device", f"e1000,netdev=n0,mac={MAC_QEMU}")
+        with self.machine("iso-uefi-qemu", emulator="qemu", firmware="ovmf",
+                          extra_config=nic) as m:
+            self.booted_by_grub(m)
+            m.expect(r"^tern: VMX not available", STEP_TIMEOUT, "'VMX not available'")
+            m.expect(r"^tern: pci: \d+ functions, config space through ECAM at 0x", STEP_TIMEOUT,
+                     "PCI config space through ECAM")
+            m.expect(r"^tern: e1000 \S+: 8086:100e, BAR0 0x[0-9a-f]+ \(128 KiB\)", STEP_TIMEOUT,
+                     "the e1000 and its BAR0")
+            m.expect(rf"^tern: e1000 \S+ MAC {MAC_QEMU}, link up\n", STEP_TIMEOUT, "MAC and link")
+            m.expect(r"console ready", STEP_TIMEOUT, "the console")
+            m.command("info version", r"^Tern .*booted via multiboot2", STEP_TIMEOUT)
+            m.command("info status", r"^VM status: none \(VMX not available", STEP_TIMEOUT)
+            self.shutdown(m)
+        return "GRUB EFI -> Tern, console without VMX, e1000 through ECAM"
+
+    def iso_uefi_bochs(self) -> str:
+        port = free_udp_ports(1)[0]  # ethmod=socket: receives on port, sends to port + 1
+        nic = ("pci: enabled=1, chipset=i440fx, slot1=e1000",
+               f"e1000: enabled=1, mac={MAC_BOCHS}, ethmod=socket, ethdev={port}")
+        with self.machine("iso-uefi-bochs", emulator="bochs", firmware="ovmf",
+                          extra_config=nic) as m:
+            self.booted_by_grub(m)
+            m.expect(r"^tern: VMX on: EPT", STEP_TIMEOUT, "'VMX on'")
+            m.expect(r"^tern: pci: \d+ functions, config space through legacy ports",
+                     STEP_TIMEOUT, "PCI config space through the legacy ports")
+            m.expect(rf"^tern: e1000 00:02\.0 MAC {MAC_BOCHS}, link up\n", STEP_TIMEOUT,
+                     "MAC and link")
+            m.expect(r"^vm0\| demo: round", STEP_TIMEOUT, "the demo guest running")
+            m.command("info version", r"^Tern .*booted via multiboot2", STEP_TIMEOUT)
+            m.command("info status", r"^VM status: running", STEP_TIMEOUT)
+            self.shutdown(m)
+        return "OVMF -> GRUB EFI -> Tern with VMX, the demo guest ran"
+
+    def noept_bochs(self) -> str:
+        cfg = grub_test_cfg("cpuid")
+        with self.machine("noept-bochs", emulator="bochs", firmware="bios",
+                          model="core2_penryn_t9600", test_cfg=cfg) as m:
+            self.booted_by_grub(m)
+            m.expect(r"^tern: EPT not available\n", STEP_TIMEOUT, "'EPT not available'")
+            m.expect(r"^tern: no VM can run on this machine; the console stays available\n",
+                     STEP_TIMEOUT, "the console-only notice")
+            m.expect(r"^tern: no supported NIC found\n", STEP_TIMEOUT, "'no supported NIC found'")
+            m.expect(r"console ready", STEP_TIMEOUT, "the console")
+            m.command("info status", r"^VM status: none \(EPT not available\)", STEP_TIMEOUT)
+            m.command("info vm", r"^error: ", STEP_TIMEOUT)
+            check(not re.search(r"^vm0", m.text(), re.M), "a VM ran without EPT")
+            self.shutdown(m)
+        return "refused with 'EPT not available', console kept"
+
+
+CASES = ("iso-uefi-qemu", "iso-uefi-bochs", "noept-bochs")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default="build", help="the build folder (default: build)")
+    ap.add_argument("--only", action="append", choices=CASES, help="run only this case (repeatable)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    build = Path(args.build)
+    if not build.is_absolute():
+        build = (Path.cwd() / build).resolve()
+    r = Runner(build, args.verbose)
+    if not r.iso.exists():
+        print(f"boot_tests: {r.iso} missing (run make)", file=sys.stderr)
+        print("boot: 0 passed, 1 failed")
+        return 1
+    steps = {c: (lambda c=c: r.case(c, getattr(r, c.replace("-", "_")))) for c in CASES}
+    return r.run(steps, args.only or list(CASES))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
