@@ -363,13 +363,24 @@ class Runner(Suite):
         waited = time.monotonic() - t0
         check(r.returncode == 0 and r.stdout.startswith("Tern "),
               f"the client after {who}: exit {r.returncode}: {r.stdout.strip()!r} {r.stderr.strip()!r}")
-        text = m.text_since(mark)
+        # Serial lags behind the network: wait for the next client's whole
+        # session in the log. The killed session's end is the last one
+        # logged before it opened (an earlier client's end may come late).
+        deadline = time.monotonic() + 60
+        while True:
+            text = m.text_since(mark)
+            done = [x.start() for x in re.finditer(r"^netcon: 10\.0\.2\.2 disconnected: closed by the "
+                                                   r"client, 1 commands$", text, re.M)]
+            opened = [x.start() for x in re.finditer(r"^netcon: 10\.0\.2\.2 connected", text, re.M)
+                      if done and x.start() < done[-1]]
+            ends = [e for e in re.finditer(self.DEAD_END_RX, text, re.M)
+                    if opened and e.start() < opened[-1]]
+            if ends or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        served = opened
         check("for the console" not in text, f"a client gave up waiting behind {who}")
-        # The killed session's end is the last one logged before the next
-        # client's session opened (an earlier client's end may be logged late).
-        served = [x.start() for x in re.finditer(r"^netcon: 10\.0\.2\.2 connected", text, re.M)]
         check(bool(served), "the next client's session is not in the serial log")
-        ends = [e for e in re.finditer(self.DEAD_END_RX, text, re.M) if e.start() < served[-1]]
         check(bool(ends), f"no end of {who}'s session before the next one in the serial log")
         end = ends[-1]
         self.figures.append(f"next client served {waited:.1f} s after {who} was killed "
