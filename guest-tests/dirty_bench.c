@@ -14,13 +14,6 @@
 
 static struct tern_dirty_stats stats;
 
-static inline u64 rdtsc(void)
-{
-	u32 lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((u64)hi << 32) | lo;
-}
-
 /* One unit of guest work: one store to each of k distinct pages. */
 static u64 write_pages(u64 first, u64 k, u64 value)
 {

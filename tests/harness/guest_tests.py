@@ -40,8 +40,8 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import (ROOT, POWER_OFF, Machine, MachineError, grub_test_cfg,  # noqa: E402
-                     kill_all)
+from machine import (BOCHS_IPS, ROOT, POWER_OFF, Machine, MachineError,  # noqa: E402
+                     grub_test_cfg, kill_all)
 from ending_samples import SAMPLES, check_samples  # noqa: E402
 
 BOOT_TIMEOUT = 180       # power-on to Tern's first line (BIOS ~1.5 s, OVMF ~10 s idle)
@@ -113,12 +113,65 @@ CRASH_CASES = {
     "crash_mc": r"^tern: EXCEPTION 18 \(#MC machine check\) in the hypervisor",
     "crash_panic": r"^tern: PANIC: crash requested at the console",
 }
-
-
 # The stack (a symbol of tern.elf) each crash's handler must run on: IST
 # stacks for #DF and #MC (cpu_init.c), the boot stack for the others.
 CRASH_STACKS = {"df": "ist_stack_df", "mc": "ist_stack_mc"}
 BOOT_STACK = "boot_stack"
+
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A guest test booted another way: with more command-line words (a
+    `mem=` size), or as a flat image (objcopy -O binary of its ELF, which is
+    linked to start at the flat load address 0x100000)."""
+    guest: str
+    cmdline: str = ""
+    flat: bool = False
+
+
+# Run on every config that runs every guest test (or names them in its subset).
+VARIANTS = {
+    "memtest_mem32": Variant("memtest", "mem=32M"),
+    "memtest_mem128": Variant("memtest", "mem=128M"),
+    "memtest_flat": Variant("memtest", flat=True),
+}
+DEFAULT_MEM = 64 << 20  # README: "default 64 MiB"
+FLAT_LOAD_ADDR = 0x100000  # docs/guest-abi.md
+# CPU models whose guests must run fpu_state's AVX half (both have AVX).
+AVX_MODELS = {"corei7_skylake_x", "corei7_haswell_4770"}
+# Tern's entry to the guest's first instruction, in emulated instructions:
+# half an emulated second (about 20M is what it takes now, most of it
+# zeroing guest RAM and calibrating the TSC).
+BOOT_COST_MAX = BOCHS_IPS // 2
+# The lines the uart guest writes, exactly as Tern must relay them.
+UART_LINES = [
+    "vm0| uart: line one",
+    "vm0| uart: formatted -42 42 0xbeef str !",
+    "vm0| uart: long line: the quick brown fox jumps over the lazy dog; "
+    "pack my box with five dozen liquor jugs. END",
+    "vm0| uart-marker: 0123456789 abcdefghij",
+    "vm0| uart: done",
+]
+
+
+def guest_of(name: str) -> str:
+    return VARIANTS[name].guest if name in VARIANTS else name
+
+
+def mem_bytes(cmdline: str) -> int:
+    """The guest RAM size a command line asks for, read by the harness itself."""
+    m = re.search(r"(?:^| )mem=(\d+)([KMG])(?: |$)", cmdline)
+    if not m:
+        return DEFAULT_MEM
+    return int(m.group(1)) << {"K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
+def info(text: str, rx: str, what: str) -> re.Match:
+    """The guest's INFO report matching rx, or fail naming what is missing."""
+    m = re.search(r"^vm0: report INFO " + rx, text, re.M)
+    check(m is not None, f"the guest did not report {what}")
+    return m
 
 
 class CaseFailed(Exception):
@@ -208,6 +261,9 @@ class Runner:
                 self.guest_checks(m, name)
                 if name == "dirty_log":
                     self.dirty_mode_check(m, cfg)
+                verdict = self.VERDICTS.get(guest_of(name))
+                if verdict:
+                    verdict(self, m, cfg, name)
             if name not in CRASH_CASES:
                 self.shutdown(m)
             ok, reason = True, ""
@@ -239,22 +295,48 @@ class Runner:
         if cfg.firmware == "bios":
             iso = self.build / "tern.iso"
             check(iso.exists(), f"{iso} missing (make builds it)")
-            guest = "demo" if name == CONSOLE_CASE or name in CRASH_CASES else name
-            extra = "debug_crash" if name in CRASH_CASES else cfg.cmdline
-            cmdline = f"guest={guest} {extra}".strip()
+            guest = "demo" if name == CONSOLE_CASE or name in CRASH_CASES else guest_of(name)
+            cmdline = f"guest={guest} {self.extra_words(cfg, name)}".strip()
+            if name in VARIANTS and VARIANTS[name].flat:
+                flat = self.flat_image(guest, case)
+                return Machine(case, iso=iso, test_cfg=grub_test_cfg(guest, cmdline, "guest.bin"),
+                               cfg_files={"guest.bin": flat}, **common)
             return Machine(case, iso=iso, test_cfg=grub_test_cfg(guest, cmdline), **common)
         efi = self.build / "tern.efi"
         check(efi.exists(), f"{efi} missing (make builds it)")
         if cfg.name == "qemu-novmx":
             guest = self.build / "guests" / "demo.elf"
+        elif name in VARIANTS and VARIANTS[name].flat:
+            guest = self.flat_image(guest_of(name), case)
         else:
-            guest = self.build / "guests" / f"{name}.elf"
+            guest = self.build / "guests" / f"{guest_of(name)}.elf"
         esp = self.scratch / f"{case}.img"
         mkesp = ROOT / "scripts" / "mkesp.sh"
         r = subprocess.run(["bash", str(mkesp), str(esp), str(efi), str(guest),
-                            f"guest=guest.elf {cfg.cmdline}".strip()], capture_output=True, text=True)
+                            f"guest=guest.elf {self.extra_words(cfg, name)}".strip()],
+                           capture_output=True, text=True)
         check(r.returncode == 0, f"mkesp.sh failed: {(r.stderr or r.stdout).strip()[-300:]}")
         return Machine(case, esp=esp, **common)
+
+    @staticmethod
+    def extra_words(cfg: Config, name: str) -> str:
+        """Tern's command line beyond guest=: the config's and the variant's."""
+        if name in CRASH_CASES:
+            return "debug_crash"
+        return f"{cfg.cmdline} {VARIANTS[name].cmdline if name in VARIANTS else ''}".strip()
+
+    def flat_image(self, guest: str, case: str) -> Path:
+        """GUEST.elf as a flat image: its bytes from the load address on."""
+        elf = self.build / "guests" / f"{guest}.elf"
+        data = elf.read_bytes()
+        entry, = struct.unpack_from("<Q", data, 0x18)
+        check(entry == FLAT_LOAD_ADDR, f"{elf} starts at {entry:#x}, not {FLAT_LOAD_ADDR:#x}")
+        out = self.scratch / f"{case}.bin"
+        r = subprocess.run(["objcopy", "-O", "binary", str(elf), str(out)],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, f"objcopy -O binary {elf}: {r.stderr.strip()}")
+        check(out.read_bytes()[:4] != b"\x7fELF", f"{out} is still an ELF")
+        return out
 
     def guest_checks(self, m: Machine, name: str) -> None:
         exp = EXPECT.get(name, DEFAULT_EXPECT)
@@ -431,6 +513,80 @@ class Runner:
             check(re.search(rf"^\s*{cmd}\b", ans.text, re.M) is not None,
                   f"'help' does not list '{cmd}'")
 
+    # ---- verdicts from outside Tern: what the guest measured, against what
+    # the harness itself knows (the command line, the ELF, the emulator) ----
+
+    def memtest_verdict(self, m: Machine, cfg: Config, name: str) -> None:
+        """memtest wrote and read back every page from its image's end to the
+        RAM size Tern passed it: that size must be the mem= the harness gave
+        (a larger one would have stopped the VM at the first unbacked page)."""
+        r = info(m.text(), r"memtest: (\d+) pages checked \((0x[0-9a-f]+)\.\.(0x[0-9a-f]+), RAM",
+                 "the range it checked")
+        pages, start, end = int(r.group(1)), int(r.group(2), 16), int(r.group(3), 16)
+        want = mem_bytes(self.extra_words(cfg, name))
+        check(end == want, f"memtest checked RAM up to {end:#x}, but mem= asked for {want:#x}")
+        image_end = demo_image_end(self.build / "guests" / "memtest.elf")
+        check(start == image_end, f"memtest started at {start:#x}, its image ends at {image_end:#x}")
+        check(pages * 4096 == end - start, f"memtest counted {pages} pages in {start:#x}..{end:#x}")
+        if name in VARIANTS and VARIANTS[name].flat:
+            size = (self.scratch / f"{name}-{cfg.name}.bin").stat().st_size
+            check(re.search(rf"^tern: guest image .*, {size} bytes$", m.text(), re.M) is not None,
+                  f"Tern did not load the {size}-byte flat image")
+            check(re.search(rf"^vm0: started .* entry {FLAT_LOAD_ADDR:#x}$", m.text(), re.M)
+                  is not None, f"the flat image was not entered at {FLAT_LOAD_ADDR:#x}")
+
+    def uart_verdict(self, m: Machine, cfg: Config, name: str) -> None:
+        """Every line the guest wrote to COM1, relayed exactly and in order."""
+        got = [l for l in m.lines() if l.startswith("vm0| ")]
+        check(got == UART_LINES, f"relayed lines {got} differ from what the guest wrote")
+
+    def fpu_state_verdict(self, m: Machine, cfg: Config, name: str) -> None:
+        """The AVX half must have run where the CPU model has AVX."""
+        if cfg.model in AVX_MODELS:
+            check(re.search(r"^vm0: report PASS fpu_state: xmm0-15, ymm0-15", m.text(), re.M)
+                  is not None, f"fpu_state skipped its AVX half on {cfg.model}, which has AVX")
+
+    def hlt_timer_verdict(self, m: Machine, cfg: Config, name: str) -> None:
+        """Tern's clock against the TSC the guest read itself, whose rate on
+        Bochs is the ips the harness configured: the two must agree to 1%, and
+        the 2 ms timer must not have fired early (nor over 2x late) by it."""
+        check(cfg.emulator == "bochs", "hlt_timer's clock check knows Bochs' TSC rate only")
+        text = m.text()
+        c = info(text, r"hlt_timer: clocks: (\d+) ns by Tern, (\d+) TSC ticks", "its clocks")
+        tern_ns, tsc = int(c.group(1)), int(c.group(2))
+        ratio = tern_ns / (tsc * 1e9 / BOCHS_IPS)
+        check(0.99 <= ratio <= 1.01,
+              f"Tern's clock runs at {ratio:.4f}x the emulator's ({tern_ns} ns over {tsc} TSC ticks)")
+        w = info(text, r"hlt_timer: woke (\d+) TSC ticks \(\d+ ns by Tern\) after arming (\d+) ns",
+                 "when HLT woke")
+        woke, armed = int(w.group(1)), int(w.group(2)) * BOCHS_IPS // 10**9
+        check(woke >= armed, f"the timer fired after {woke} TSC ticks, armed for {armed}")
+        check(woke <= 2 * armed, f"the timer fired after {woke} TSC ticks, over twice the {armed} armed")
+
+    def boot_cost_verdict(self, m: Machine, cfg: Config, name: str) -> None:
+        """Tern's entry, the VM's creation, the guest's first instruction (its
+        own RDTSC) and guest_main come in that order, and the first three span
+        at most BOOT_COST_MAX cycles (instructions on Bochs)."""
+        text = m.text()
+        e = re.search(r"^tern: hypervisor starting at cycle (\d+)$", text, re.M)
+        v = re.search(r"^vm0: started at cycle (\d+):", text, re.M)
+        check(e is not None and v is not None, "Tern's 'starting at cycle' lines are missing")
+        g = info(text, r"boot_cost: first guest instruction at cycle (\d+), guest_main at cycle (\d+)",
+                 "its first cycle")
+        entry, vm, first, main = int(e.group(1)), int(v.group(1)), int(g.group(1)), int(g.group(2))
+        check(entry < vm < first < main,
+              f"cycles out of order: Tern {entry}, VM {vm}, guest {first}, guest_main {main}")
+        check(first - entry <= BOOT_COST_MAX,
+              f"Tern took {first - entry} cycles to the guest's first instruction (max {BOOT_COST_MAX})")
+
+    VERDICTS = {
+        "memtest": memtest_verdict,
+        "uart": uart_verdict,
+        "fpu_state": fpu_state_verdict,
+        "hlt_timer": hlt_timer_verdict,
+        "boot_cost": boot_cost_verdict,
+    }
+
     def shutdown(self, m: Machine) -> None:
         """`shutdown` must power the machine off: Tern says so, and the
         emulator itself saw a power-off (not a panic, reset or triple fault,
@@ -499,7 +655,7 @@ def main() -> int:
     if args.only:
         missing = [n for n in args.only
                    if n not in tests and n not in (NOVMX_CASE, CONSOLE_CASE, ENDING_CASE,
-                                                   *CRASH_CASES)]
+                                                   *CRASH_CASES, *VARIANTS)]
         if missing:
             print(f"guest_tests: no such guest test: {', '.join(missing)} "
                   f"(found: {', '.join(tests) or 'none'})", file=sys.stderr)
@@ -515,7 +671,7 @@ def main() -> int:
             for special in (CONSOLE_CASE, *CRASH_CASES):
                 if not args.only or special in args.only:
                     cases.append((cfg, special))
-        for name in tests:
+        for name in tests + [v for v in VARIANTS if VARIANTS[v].guest in tests]:
             if args.only and name not in args.only:
                 continue
             if cfg.subset is not None and name not in cfg.subset:

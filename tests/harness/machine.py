@@ -45,6 +45,10 @@ BOCHS_VGABIOS = "/usr/share/bochs/VGABIOS-lgpl-latest"
 OVMF = "/usr/share/ovmf/OVMF.fd"
 
 PROMPT = r"\(tern\) "
+# Bochs' emulated instructions per emulated second. With clock: sync=none its
+# TSC and PIT follow the instruction count, so this is the TSC rate a guest
+# sees: a clock the harness knows without asking Tern.
+BOCHS_IPS = 100_000_000
 # Bochs autodetects a flat disk's geometry as cylinders x 16 heads x 63 sectors.
 CHS_UNIT = 16 * 63 * 512
 
@@ -150,10 +154,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_cfg_disk(path: Path, cfg_text: str, cylinders: int = 2) -> tuple[int, int, int]:
-    """A FAT disk (no partition table) holding /tern-test.cfg, sized as whole
-    cylinders of 16 heads x 63 sectors so that Bochs takes it as a flat disk.
-    Returns its (cylinders, heads, spt)."""
+def make_cfg_disk(path: Path, cfg_text: str, cylinders: int = 2,
+                  files: dict | None = None) -> tuple[int, int, int]:
+    """A FAT disk (no partition table) holding /tern-test.cfg and `files`
+    (name on the disk -> host path), sized as whole cylinders of 16 heads x
+    63 sectors so that Bochs takes it as a flat disk. Returns its
+    (cylinders, heads, spt)."""
     path = Path(path)
     path.unlink(missing_ok=True)
     subprocess.run(["mformat", "-i", str(path), "-C", "-t", str(cylinders), "-h", "16",
@@ -162,17 +168,25 @@ def make_cfg_disk(path: Path, cfg_text: str, cylinders: int = 2) -> tuple[int, i
     src.write_text(cfg_text)
     subprocess.run(["mcopy", "-i", str(path), str(src), "::/tern-test.cfg"],
                    check=True, capture_output=True)
+    for name, host in (files or {}).items():
+        subprocess.run(["mcopy", "-i", str(path), str(host), f"::/{name}"],
+                       check=True, capture_output=True)
     return cylinders, 16, 63
 
 
-def grub_test_cfg(guest: str, cmdline: str | None = None) -> str:
-    """/tern-test.cfg that boots Tern from the ISO with build/guests/GUEST.elf."""
+def grub_test_cfg(guest: str, cmdline: str | None = None, module: str | None = None) -> str:
+    """/tern-test.cfg that boots Tern from the ISO with build/guests/GUEST.elf,
+    or with the file `module` from the test disk itself (make_cfg_disk's files)."""
     if cmdline is None:
         cmdline = f"guest={guest}"
+    image = f"($testdev)/{module}" if module else f"($isodev)/boot/guests/{guest}.elf"
     return (
+        # Sourced at the top level: export what the menu entry needs.
+        "set testdev=$cfgdev\n"
+        "export testdev\n"
         'menuentry "Tern test" --id tern-test {\n'
         f"\tmultiboot2 ($isodev)/boot/tern.elf {cmdline}\n"
-        f"\tmodule2 ($isodev)/boot/guests/{guest}.elf guest\n"
+        f"\tmodule2 {image} guest\n"
         "\tboot\n"
         "}\n"
         "set default=tern-test\n"
@@ -205,6 +219,7 @@ class Machine:
     model      Bochs CPU model (corei7_skylake_x has PML, corei7_haswell_4770 not).
     iso        the ISO from scripts/mkiso.sh (BIOS boot, or OVMF without esp).
     test_cfg   BIOS boot: text of /tern-test.cfg, put on a second disk.
+    cfg_files  BIOS boot: more files for that disk (name -> host path).
     esp        OVMF boot: a raw ESP image (copied; the copy is padded).
     megs       guest-visible RAM of the emulated machine.
     wall_timeout  hard limit on the emulator's life (coreutils timeout).
@@ -217,7 +232,7 @@ class Machine:
                  test_cfg: str | None = None, esp: str | Path | None = None,
                  megs: int = 256, cpus: int = 1, log_dir: str | Path | None = None,
                  wall_timeout: float = 900, eol: str = "\r", extra_config: tuple = (),
-                 echo: bool = False, debugger_rc: str = "c\n"):
+                 echo: bool = False, debugger_rc: str = "c\n", cfg_files: dict | None = None):
         if emulator not in ("bochs", "qemu"):
             raise ValueError(f"unknown emulator {emulator!r}")
         if firmware not in ("bios", "ovmf"):
@@ -234,6 +249,7 @@ class Machine:
         self.model = model
         self.iso = Path(iso).resolve() if iso else None
         self.test_cfg = test_cfg
+        self.cfg_files = dict(cfg_files or {})
         self.esp = Path(esp).resolve() if esp else None
         self.megs = megs
         self.cpus = cpus
@@ -319,14 +335,14 @@ class Machine:
             if self.emulator == "bochs":
                 self._esp_cyl = pad_to_cylinders(esp)
         if self.firmware == "bios" and self.test_cfg is not None:
-            self._cfg_chs = make_cfg_disk(wd / "cfg.img", self.test_cfg)
+            self._cfg_chs = make_cfg_disk(wd / "cfg.img", self.test_cfg, files=self.cfg_files)
 
     def bochsrc(self, port: int) -> str:
         """The Bochs configuration for this machine (also saved next to the log)."""
         wd = self._workdir
         lines = [
             f"megs: {self.megs}",
-            f"cpu: model={self.model}, count={self.cpus}, ips=100000000, "
+            f"cpu: model={self.model}, count={self.cpus}, ips={BOCHS_IPS}, "
             "reset_on_triple_fault=0, ignore_bad_msrs=1",
         ]
         if self.firmware == "bios":
