@@ -341,9 +341,11 @@ class Runner:
     def guest_checks(self, m: Machine, name: str) -> None:
         exp = EXPECT.get(name, DEFAULT_EXPECT)
         wait_boot(m)
-        outcome = m.expect(r"^vm0: (exited with code (-?\d+)|stopped: (.*))\n",
+        outcome = m.expect(r"^vm0: (exited with code (-?\d+)|stopped: (.*)|"
+                           r"cannot load the guest image: (.*))\n",
                            exp.run_timeout or RUN_TIMEOUT,
                            "the guest's outcome ('vm0: exited with code N' or 'vm0: stopped: ...')")
+        check(outcome.group(4) is None, f"Tern refused the guest image: {outcome.group(4)}")
         text = m.text()
         fail = re.search(r"^vm0: report FAIL.*$", text, re.M)
         check(fail is None, f"guest reported failure: '{fail.group(0) if fail else ''}'")
