@@ -15,9 +15,9 @@ directory (without logs and fuzz corpora) are copied once to a scratch
 directory, so nothing in the real tree changes and third-party libraries are
 not rebuilt. First each test the list names must pass on the unmutated copy
 (once); then each mutation is applied alone, the test is rebuilt and run,
-and the file is restored. CAUGHT: the test failed (or hung); MISSED: it
-passed; BROKEN: the text was not found once, or the mutant does not
-build. One line per mutation, then `N caught, N missed` (a BROKEN mutation
+and the file is restored. CAUGHT: the test failed, or ran 10 times as long
+as it did unmutated in the same session (a hang); MISSED: it passed; BROKEN:
+the text was not found once, or the mutant does not build. One line per mutation, then `N caught, N missed` (a BROKEN mutation
 or one whose baseline failed counts as missed); exit 1 unless all are caught.
 
 Usage: mutate.py --build build [--only NAME]... [--keep] [--list FILE] [--check]
@@ -39,7 +39,13 @@ from pathlib import Path
 sys.dont_write_bytecode = True
 ROOT = Path(__file__).resolve().parents[2]
 
-TIMEOUT = {"unit": 300, "fuzz": 400, "guest": 900}  # build + run, seconds
+# A mutant's build may take this long; a build cut off is BROKEN, never CAUGHT.
+BUILD_TIMEOUT = 900
+# The unmutated run's own limit, generous: its time is what mutants are judged by.
+BASELINE_TIMEOUT = {"unit": 300, "fuzz": 400, "guest": 900}
+# A mutant that runs HANG_RATIO times as long as the unmutated test did in this
+# same session (at least HANG_FLOOR s) hangs: a failure, so CAUGHT.
+HANG_RATIO, HANG_FLOOR = 10, 30
 # Build-dir parts that are outputs of earlier runs, not inputs of a build.
 SKIP_IN_BUILD = ("test-logs", "fuzz/corpus", "fuzz/artifacts", "fuzz/logs", "fuzz/seeds")
 
@@ -96,26 +102,29 @@ def test_commands(test: str, build: str) -> tuple[str, str]:
     raise ValueError(f"unknown test kind in {test!r} (unit:, fuzz:, guest:)")
 
 
-def run_test(test: str, tree: Path, build: str, log: Path) -> tuple[str, str, float]:
-    """(verdict, why, seconds): verdict "pass", "fail" or "nobuild"; a hang is a failure."""
-    t0 = time.monotonic()
-    limit = TIMEOUT[test.partition(":")[0]]
-    verdict, why = "pass", ""
+def run_test(test: str, tree: Path, build: str, log: Path,
+             run_limit: float | None = None) -> tuple[str, str, float]:
+    """(verdict, why, run seconds): verdict "pass", "fail" or "nobuild". The run
+    is stopped after run_limit seconds (default: BASELINE_TIMEOUT), a failure."""
+    limits = (BUILD_TIMEOUT, run_limit or BASELINE_TIMEOUT[test.partition(":")[0]])
+    verdict, why, secs = "pass", "", 0.0
     with log.open("w") as f:
-        for step, cmd in zip(("nobuild", "fail"), test_commands(test, build)):
+        for step, cmd, limit in zip(("nobuild", "fail"), test_commands(test, build), limits):
             f.write(f"$ {cmd}\n")
             f.flush()
+            t0 = time.monotonic()
             try:
                 r = subprocess.run(["bash", "-c", cmd], cwd=tree, stdout=f, stderr=subprocess.STDOUT,
-                                   timeout=max(1, limit - (time.monotonic() - t0)),
-                                   start_new_session=True)
+                                   timeout=limit, start_new_session=True)
             except subprocess.TimeoutExpired:
-                verdict, why = step, f"hung (killed after {limit} s)"
+                verdict, why = step, f"hung (stopped after {limit:.0f} s)"
                 break
+            finally:
+                secs = time.monotonic() - t0
             if r.returncode != 0:
                 verdict, why = step, f"exit {r.returncode}"
                 break
-    return verdict, why, time.monotonic() - t0
+    return verdict, why, secs
 
 
 def main() -> int:
@@ -154,10 +163,10 @@ def main() -> int:
     print(f"mutate: {len(muts)} mutations; scratch copy {tree}; logs {logs.relative_to(ROOT)}")
     copy_tree(ROOT, build, tree)
 
-    baseline: dict[str, tuple[bool, str]] = {}
+    baseline: dict[str, tuple[bool, float]] = {}  # test -> (passes, run seconds)
     for test in dict.fromkeys(m.test for m in muts):
         verdict, why, secs = run_test(test, tree, build, logs / f"baseline-{test.replace(':', '-')}.log")
-        baseline[test] = (verdict == "pass", why)
+        baseline[test] = (verdict == "pass", secs)
         print(f"baseline {test}: {'passes' if verdict == 'pass' else 'FAILS (' + why + ')'} "
               f"({secs:.0f} s)")
 
@@ -179,7 +188,8 @@ def main() -> int:
         stat = path.stat()
         path.write_text(original.replace(m.text, m.replacement))
         try:
-            verdict, why, secs = run_test(m.test, tree, build, logs / f"{m.name}.log")
+            limit = max(HANG_FLOOR, HANG_RATIO * baseline[m.test][1])
+            verdict, why, secs = run_test(m.test, tree, build, logs / f"{m.name}.log", limit)
         finally:
             path.write_text(original)
             # Newer than anything built from the mutant, so the next build redoes it.
