@@ -79,6 +79,17 @@ class Runner(Suite):
         check(ending.kind == POWER_OFF, f"after shutdown: {ending.detail}")
         check("did not power off" not in m.text_since(mark), "Tern said the machine did not power off")
 
+    def check_boot(self, m: Machine, lines: list[tuple[str, str]],
+                   answers: list[tuple[str, str]]) -> None:
+        """Booted by GRUB, then each (regex, what) of lines in order on
+        serial, each (command, regex) of answers, then a power-off."""
+        self.booted_by_grub(m)
+        for rx, what in lines:
+            m.expect(rx, STEP_TIMEOUT, what)
+        for cmd, rx in answers:
+            m.command(cmd, rx, STEP_TIMEOUT)
+        self.shutdown(m)
+
     # ---- cases ----
 
     def iso_uefi_qemu(self) -> str:
@@ -87,17 +98,17 @@ class Runner(Suite):
                "-device", f"e1000,netdev=n0,mac={MAC_QEMU}")
         with self.machine("iso-uefi-qemu", emulator="qemu", firmware="ovmf",
                           extra_config=nic) as m:
-            self.booted_by_grub(m)
-            m.expect(r"^tern: VMX not available", STEP_TIMEOUT, "'VMX not available'")
-            m.expect(r"^tern: pci: \d+ functions, config space through ECAM at 0x", STEP_TIMEOUT,
-                     "PCI config space through ECAM")
-            m.expect(r"^tern: e1000 \S+: 8086:100e, BAR0 0x[0-9a-f]+ \(128 KiB\)", STEP_TIMEOUT,
-                     "the e1000 and its BAR0")
-            m.expect(rf"^tern: e1000 \S+ MAC {MAC_QEMU}, link up\n", STEP_TIMEOUT, "MAC and link")
-            m.expect(r"console ready", STEP_TIMEOUT, "the console")
-            m.command("info version", r"^Tern .*booted via multiboot2", STEP_TIMEOUT)
-            m.command("info status", r"^VM status: none \(VMX not available", STEP_TIMEOUT)
-            self.shutdown(m)
+            self.check_boot(m, [
+                (r"^tern: VMX not available", "'VMX not available'"),
+                (r"^tern: pci: \d+ functions, config space through ECAM at 0x",
+                 "PCI config space through ECAM"),
+                (r"^tern: e1000 \S+: 8086:100e, BAR0 0x[0-9a-f]+ \(128 KiB\)", "the e1000 and its BAR0"),
+                (rf"^tern: e1000 \S+ MAC {MAC_QEMU}, link up\n", "MAC and link"),
+                (r"console ready", "the console"),
+            ], [
+                ("info version", r"^Tern .*booted via multiboot2"),
+                ("info status", r"^VM status: none \(VMX not available"),
+            ])
         return "GRUB EFI -> Tern, console without VMX, e1000 through ECAM"
 
     def iso_uefi_bochs(self) -> str:
@@ -106,32 +117,32 @@ class Runner(Suite):
                f"e1000: enabled=1, mac={MAC_BOCHS}, ethmod=socket, ethdev={port}")
         with self.machine("iso-uefi-bochs", emulator="bochs", firmware="ovmf",
                           extra_config=nic) as m:
-            self.booted_by_grub(m)
-            m.expect(r"^tern: VMX on: EPT", STEP_TIMEOUT, "'VMX on'")
-            m.expect(r"^tern: pci: \d+ functions, config space through legacy ports",
-                     STEP_TIMEOUT, "PCI config space through the legacy ports")
-            m.expect(rf"^tern: e1000 00:02\.0 MAC {MAC_BOCHS}, link up\n", STEP_TIMEOUT,
-                     "MAC and link")
-            m.expect(r"^vm0\| demo: round", STEP_TIMEOUT, "the demo guest running")
-            m.command("info version", r"^Tern .*booted via multiboot2", STEP_TIMEOUT)
-            m.command("info status", r"^VM status: running", STEP_TIMEOUT)
-            self.shutdown(m)
+            self.check_boot(m, [
+                (r"^tern: VMX on: EPT", "'VMX on'"),
+                (r"^tern: pci: \d+ functions, config space through legacy ports",
+                 "PCI config space through the legacy ports"),
+                (rf"^tern: e1000 00:02\.0 MAC {MAC_BOCHS}, link up\n", "MAC and link"),
+                (r"^vm0\| demo: round", "the demo guest running"),
+            ], [
+                ("info version", r"^Tern .*booted via multiboot2"),
+                ("info status", r"^VM status: running"),
+            ])
         return "OVMF -> GRUB EFI -> Tern with VMX, the demo guest ran"
 
     def noept_bochs(self) -> str:
-        cfg = grub_test_cfg("cpuid")
         with self.machine("noept-bochs", emulator="bochs", firmware="bios",
-                          model="core2_penryn_t9600", test_cfg=cfg) as m:
-            self.booted_by_grub(m)
-            m.expect(r"^tern: EPT not available\n", STEP_TIMEOUT, "'EPT not available'")
-            m.expect(r"^tern: no VM can run on this machine; the console stays available\n",
-                     STEP_TIMEOUT, "the console-only notice")
-            m.expect(r"^tern: no supported NIC found\n", STEP_TIMEOUT, "'no supported NIC found'")
-            m.expect(r"console ready", STEP_TIMEOUT, "the console")
-            m.command("info status", r"^VM status: none \(EPT not available\)", STEP_TIMEOUT)
-            m.command("info vm", r"^error: ", STEP_TIMEOUT)
+                          model="core2_penryn_t9600", test_cfg=grub_test_cfg("cpuid")) as m:
+            self.check_boot(m, [
+                (r"^tern: EPT not available\n", "'EPT not available'"),
+                (r"^tern: no VM can run on this machine; the console stays available\n",
+                 "the console-only notice"),
+                (r"^tern: no supported NIC found\n", "'no supported NIC found'"),
+                (r"console ready", "the console"),
+            ], [
+                ("info status", r"^VM status: none \(EPT not available\)"),
+                ("info vm", r"^error: "),
+            ])
             check(not re.search(r"^vm0", m.text(), re.M), "a VM ran without EPT")
-            self.shutdown(m)
         return "refused with 'EPT not available', console kept"
 
 
