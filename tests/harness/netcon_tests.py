@@ -429,23 +429,22 @@ class Runner(Suite):
             return p
         return self.kill_client(m, "a client mid-handshake", prepare)
 
+    def kill_typing(self, m: Machine, who: str, typed: bytes) -> str:
+        """An interactive client killed right after typing `typed`."""
+        def prepare():
+            p = self.spawn_openssl()
+            p.stdin.write(typed)
+            p.stdin.flush()
+            return p
+        return self.kill_client(m, who, prepare)
+
     def kill_mid_command(self, m: Machine) -> str:
         """Killed halfway through typing a command."""
-        def prepare():
-            p = self.spawn_openssl()
-            p.stdin.write(b"info sta")
-            p.stdin.flush()
-            return p
-        return self.kill_client(m, "a client mid-command", prepare)
+        return self.kill_typing(m, "a client mid-command", b"info sta")
 
     def kill_unread_answer(self, m: Machine) -> str:
-        """Killed right after a command with a long answer it never reads."""
-        def prepare():
-            p = self.spawn_openssl()
-            p.stdin.write(b"help\ninfo network\nhelp\n")
-            p.stdin.flush()
-            return p
-        return self.kill_client(m, "a client with unread answers", prepare)
+        """Killed right after commands with long answers it never reads."""
+        return self.kill_typing(m, "a client with unread answers", b"help\ninfo network\nhelp\n")
 
     def in_turn(self, m: Machine) -> str:
         """Several clients at once: served one after the other, all answered."""
