@@ -172,17 +172,16 @@ static bool open_session(struct netcon_session *s, u64 now)
  * reading) must not keep the console from the next one. Owed: an answer
  * not yet taken by the transport, or bytes below it the peer has not
  * acknowledged. Progress: bytes acknowledged (bytes taken, where the
- * transport cannot tell). A killed client may leave no trace but
- * acknowledgements that never come: its reset can be lost or fall outside
- * the window, and a proxy in between (QEMU's user network) may go on
- * delivering the commands it had buffered, each answer taken by TCP and
- * never acknowledged.
+ * transport cannot tell): a write only proves that TCP had room. A client
+ * that died may leave no trace but acknowledgements that never come, while
+ * commands it sent earlier are still being delivered and answered; its
+ * reset can be lost or fall outside the receive window, which lwIP ignores.
  */
 static bool stalled(struct netcon_session *s, bool pending, u64 now)
 {
 	u32 unacked = 0;
 	u64 progress = s->bytes_out;
-	if (s->io.delivery) /* bytes taken are no proof: a dead peer's proxy may still feed us */
+	if (s->io.delivery)
 		progress = s->io.delivery(s->io.link, &unacked);
 	if (!(pending || unacked) || progress != s->stall_progress) {
 		s->stall_progress = progress;

@@ -111,8 +111,8 @@ void tcp_pipe_release(struct tcp_pipe *p)
 {
 	if (p->pcb) {
 		tcp_arg(p->pcb, NULL);
-		tcp_recv(p->pcb, NULL);
-		tcp_sent(p->pcb, NULL); /* lwIP's default drops late data and closes on FIN */
+		tcp_recv(p->pcb, NULL); /* lwIP's default drops late data and closes on FIN */
+		tcp_sent(p->pcb, NULL);
 		tcp_err(p->pcb, NULL);
 		if (tcp_close(p->pcb) != ERR_OK)
 			tcp_abort(p->pcb);

@@ -40,8 +40,8 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import (BOCHS_IPS, ROOT, POWER_OFF, Machine, MachineError,  # noqa: E402
-                     grub_test_cfg, kill_all)
+from machine import (BOCHS_IPS, BOCHS_POWER_OFF, ROOT, POWER_OFF, Machine,  # noqa: E402
+                     MachineError, bochs_panics, grub_test_cfg, kill_all)
 from ending_samples import SAMPLES, check_samples  # noqa: E402
 
 BOOT_TIMEOUT = 180       # power-on to Tern's first line (BIOS ~1.5 s, OVMF ~10 s idle)
@@ -270,8 +270,7 @@ class Runner:
         except (CaseFailed, MachineError) as e:
             ok, reason = False, getattr(e, "reason", None) or str(e)
             if m is not None and isinstance(e, MachineError) and cfg.emulator == "bochs":
-                panics = [p.split(">>PANIC<<", 1)[1].strip() for p in m.emulator_panics()]
-                panics = [p for p in panics if "soft power off" not in p]
+                panics = [p for p in bochs_panics(m.emulator_log()) if p != BOCHS_POWER_OFF]
                 if panics:
                     reason += f"; Bochs panic: {panics[-1]}"
         except Exception as e:  # a harness bug: report it as this case's failure
@@ -410,7 +409,7 @@ class Runner:
         r = m.expect(r"^vm0: dirty rate: (\d+) pages/s \((\d+) KiB/s\), (\d+) distinct pages "
                      r"in (\d+) ms \((\S+)\)\n", RUN_TIMEOUT, "the dirty rate result")
         per_s, kib_s, pages, ms = (int(g) for g in r.groups()[:4])
-        ram = 64 << 20
+        ram = DEFAULT_MEM  # the console case boots the demo without mem=
         free = (ram - demo_image_end(self.build / "guests" / "demo.elf")) // 4096
         check(r.group(5) == mode, f"calc_dirty_rate ran with {r.group(5)}, want {mode}")
         check(ms >= secs * 1000, f"calc_dirty_rate {secs} measured only {ms} ms")

@@ -85,6 +85,14 @@ class Runner(Suite):
         argv += list(args)
         return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
 
+    def s_client(self, cipher: str = "PSK-AES128-GCM-SHA256") -> subprocess.Popen:
+        """`openssl s_client` over TLS-PSK, pipes on stdin and stdout; it keeps
+        the connection open at the end of its input (-ign_eof)."""
+        argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{self.port}", "-psk", KEY,
+                "-psk_identity", IDENTITY, "-tls1_2", "-cipher", cipher, "-quiet", "-ign_eof"]
+        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+
     @staticmethod
     def wait_log(m: Machine, regex: str, mark: int, timeout: float, what: str) -> re.Match:
         """Wait for regex in the serial text after mark, without consuming it."""
@@ -171,10 +179,7 @@ class Runner(Suite):
     def openssl(self, m: Machine) -> str:
         notes = []
         for cipher in ("PSK-AES128-GCM-SHA256", "PSK-AES256-GCM-SHA384"):
-            argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{self.port}", "-psk", KEY,
-                    "-psk_identity", IDENTITY, "-tls1_2", "-cipher", cipher, "-quiet"]
-            p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL)
+            p = self.s_client(cipher)
             try:
                 out = self.read_until(p.stdout, b"(tern) ", 30)
                 check(out.startswith(b"Tern network console"), f"greeting {out[:80]!r}")
@@ -302,11 +307,7 @@ class Runner(Suite):
         """An authenticated client that sends data and never reads: its
         answers go to a pipe nobody reads; once that is full, the client
         stops reading the connection too and its receive window fills."""
-        argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{self.port}", "-psk", KEY,
-                "-psk_identity", IDENTITY, "-tls1_2", "-cipher", "PSK-AES128-GCM-SHA256",
-                "-quiet", "-ign_eof"]
-        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
+        p = self.s_client()
 
         def feed():
             try:
@@ -389,11 +390,7 @@ class Runner(Suite):
 
     def spawn_openssl(self) -> subprocess.Popen:
         """An interactive TLS client at the prompt: the greeting was read."""
-        argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{self.port}", "-psk", KEY,
-                "-psk_identity", IDENTITY, "-tls1_2", "-cipher", "PSK-AES128-GCM-SHA256",
-                "-quiet", "-ign_eof"]
-        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
+        p = self.s_client()
         try:
             out = self.read_until(p.stdout, b"(tern) ", 60)
             check(out.startswith(b"Tern network console"), f"greeting {out[:80]!r}")

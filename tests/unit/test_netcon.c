@@ -352,7 +352,7 @@ TEST(an_answer_never_acknowledged_is_a_stall)
 }
 
 /* Commands keep coming and every answer is taken by TCP, but none is ever
- * acknowledged: a proxy still delivering a dead client's backlog. */
+ * acknowledged: a dead client whose earlier commands are still arriving. */
 TEST(answers_taken_but_never_acknowledged_are_a_stall)
 {
 	static char many[2000];
