@@ -35,14 +35,16 @@ HV_ASFLAGS := -D__ASSEMBLER__ -Iinclude -Iarch/x86_64 -MMD -MP
 HV_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
 
 HV_SRCS := $(wildcard boot/*.c boot/mb2/*.S boot/mb2/*.c arch/x86_64/*.S arch/x86_64/*.c \
-                      hv/*.c drivers/*.c lib/*.c net/*.c)
+                      hv/*.c drivers/*.c lib/*.c net/*.c migrate/*.c)
 HV_OBJS := $(patsubst %,$(BUILD)/hv/%.o,$(HV_SRCS))
 LIBGCC  := $(shell $(CC) -print-libgcc-file-name)
 
 # Sources that are pure logic and also build on the host for unit tests.
 PURE_SRCS := $(wildcard lib/*.c) boot/efi/memmap.c hv/console_cmd.c hv/dirty_mode.c hv/pmm.c hv/vuart.c hv/elf_load.c \
              hv/cmdline.c arch/x86_64/vmx_ctl.c arch/x86_64/guest_walk.c boot/mb2/mb2_parse.c net/tcp_pattern.c drivers/pci.c drivers/e1000_ring.c \
-             guest-tests/lib/dirty_verdict.c
+             guest-tests/lib/dirty_verdict.c \
+             $(wildcard migrate/stream.c migrate/policy.c migrate/status.c arch/x86_64/vcpu_state_check.c \
+                        guest-tests/lib/mig_pattern.c)
 
 .PHONY: all run test unit-test guest-test bench fuzz clean deps newlib
 all: $(BUILD)/tern.elf $(BUILD)/tern.efi $(BUILD)/tern.iso $(BUILD)/esp.img guests

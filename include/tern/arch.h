@@ -68,6 +68,27 @@ enum vcpu_run_result {
 /* Run the guest for up to slice_ns, handling exits; context: service loop. */
 enum vcpu_run_result arch_vcpu_run(struct vcpu *vcpu, u64 slice_ns);
 
+/* ---- whole vCPU state (tern/vcpu_state.h), for migration and reset ---- */
+
+struct vcpu_state;
+struct vcpu_caps;
+struct mig_cpu_fp;
+/* Read everything the guest can observe of its CPU into s. Context: the
+ * service loop, vCPU out of the guest. */
+void arch_vcpu_save(struct vcpu *vcpu, struct vcpu_state *s);
+/* Check s (vcpu_state_check against this CPU) and load it; 0, or -1 with
+ * the reason in why and the vCPU untouched. */
+int arch_vcpu_load(struct vcpu *vcpu, const struct vcpu_state *s, char *why, size_t why_len);
+/* What this CPU lets a guest load (VMX fixed bits, XCR0, EFER, MAXPHYADDR). */
+void arch_vcpu_caps(struct vcpu_caps *caps);
+/* The CPUID features guests are shown here and the XCR0 they may use. */
+void arch_cpu_fingerprint(struct mig_cpu_fp *fp);
+/* TSC ticks per second (calibrated at boot). */
+u64 arch_tsc_hz(void);
+/* The guest's TSC now / make it read tsc now (TSC offsetting). */
+u64 arch_vcpu_get_tsc(struct vcpu *vcpu);
+void arch_vcpu_set_tsc(struct vcpu *vcpu, u64 tsc);
+
 /* Print the guest's registers, each line starting with prefix. */
 void arch_vcpu_dump(struct vcpu *vcpu, const char *prefix);
 
