@@ -102,6 +102,19 @@ bool mig_page_uniform(const u8 *page, u8 *byte);
 /* Digest of all guest RAM for validate-ram (not cryptographic: TLS is). */
 u64 mig_ram_digest(const u8 *ram, u64 size);
 
+/*
+ * The destination's checks of a header, for its header callback. Each
+ * returns 0, or -1 with a one-line reason in why (for REFUSE).
+ * mig_fp_check: every feature bit of every fingerprint word the guest was
+ * shown is also offered by this host, and the guest's xcr0_mask is a subset
+ * of the host's ("cpu: leaf 7 EBX lacks bits 0x20 the guest was shown").
+ * mig_tsc_check: the rates differ by at most 250 ppm of the source's (Tern
+ * cannot scale the TSC); a rate of 0 (unknown) is refused.
+ */
+int mig_fp_check(const struct mig_cpu_fp *guest, const struct mig_cpu_fp *host, char *why,
+		 size_t len);
+int mig_tsc_check(u64 src_hz, u64 dst_hz, char *why, size_t len);
+
 /* ---- decoder (source -> destination direction) ---- */
 
 struct mig_dec_ops {
@@ -152,6 +165,7 @@ struct mig_reply_dec {
 	u32 have, need;
 	int phase;
 	u8 buf[3 + MIG_REASON_MAX + 1];
+	u64 bytes; /* consumed so far (for the offsets in BAD's description) */
 };
 
 void mig_reply_init(struct mig_reply_dec *r);

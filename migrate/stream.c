@@ -1,0 +1,751 @@
+/*
+ * The migration stream codec (contract and wire format in tern/mig_stream.h,
+ * reference in docs/migration-stream.md). Pure: no allocation, no I/O, no
+ * clock; the hypervisor, the host unit tests and the fuzzer build this file
+ * as it is.
+ *
+ * The decoder is a push parser built on one rule: every step of the format
+ * is a fixed number of bytes (`need`) that is known before the first of them
+ * arrives. The bytes of a step are either used in place, when the caller's
+ * buffer holds all of them, or gathered in d->buf when they arrive split;
+ * either way the step sees them contiguous, so the callbacks see the same
+ * sequence whatever the chunking. Each step checks its field against the
+ * format's limits before it trusts it, and a failure names the field's
+ * stream offset.
+ */
+#include <tern/mig_stream.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- little-endian fields ---- */
+
+static void put16(u8 *p, u16 v)
+{
+	p[0] = (u8)v;
+	p[1] = (u8)(v >> 8);
+}
+
+static void put32(u8 *p, u32 v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (u8)(v >> (8 * i));
+}
+
+static void put64(u8 *p, u64 v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (u8)(v >> (8 * i));
+}
+
+static u16 get16(const u8 *p)
+{
+	return (u16)(p[0] | (p[1] << 8));
+}
+
+static u32 get32(const u8 *p)
+{
+	return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24;
+}
+
+static u64 get64(const u8 *p)
+{
+	return (u64)get32(p) | (u64)get32(p + 4) << 32;
+}
+
+/*
+ * A native u64 from any address. __builtin_memcpy, not memcpy: the kernel
+ * is built -ffreestanding, where a plain memcpy stays a call, and these
+ * loads sit in the per-word loops of the digest and the fill test.
+ */
+static u64 load64(const u8 *p)
+{
+	u64 v;
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* ---- the fingerprint's place in the header ---- */
+
+/* The fixed header fields after the magic: version .. fp_len. */
+#define HDR_FIXED_LEN (4 + 4 + 8 + 8 + 4 + 4)
+/* The fingerprint as sent: seven u32 feature words, the reserved u32, xcr0. */
+#define FP_WIRE_LEN (8 * 4 + 8)
+_Static_assert(FP_WIRE_LEN == sizeof(struct mig_cpu_fp), "fp_len is sizeof the fingerprint");
+_Static_assert(MIG_HEADER_LEN == 8 + HDR_FIXED_LEN + FP_WIRE_LEN, "header layout");
+
+/* The feature words in wire order, with the names errors use. */
+static const struct {
+	size_t off;
+	const char *name;
+} fp_words[] = {
+	{ offsetof(struct mig_cpu_fp, leaf1_ecx), "leaf 1 ECX" },
+	{ offsetof(struct mig_cpu_fp, leaf1_edx), "leaf 1 EDX" },
+	{ offsetof(struct mig_cpu_fp, leaf7_ebx), "leaf 7 EBX" },
+	{ offsetof(struct mig_cpu_fp, leaf7_ecx), "leaf 7 ECX" },
+	{ offsetof(struct mig_cpu_fp, leaf7_edx), "leaf 7 EDX" },
+	{ offsetof(struct mig_cpu_fp, ext1_ecx), "leaf 0x80000001 ECX" },
+	{ offsetof(struct mig_cpu_fp, ext1_edx), "leaf 0x80000001 EDX" },
+};
+
+static u32 fp_word(const struct mig_cpu_fp *fp, size_t i)
+{
+	u32 v;
+	memcpy(&v, (const u8 *)fp + fp_words[i].off, sizeof(v));
+	return v;
+}
+
+static void fp_set_word(struct mig_cpu_fp *fp, size_t i, u32 v)
+{
+	memcpy((u8 *)fp + fp_words[i].off, &v, sizeof(v));
+}
+
+/* ---- encoder ---- */
+
+size_t mig_enc_header(u8 out[MIG_HEADER_LEN], const struct mig_header *h)
+{
+	u8 *p = out;
+	memcpy(p, MIG_MAGIC, 8);
+	/* Version and page size are written as given, so tests and the fuzzer
+	 * can make a header this end would refuse; the engine passes
+	 * MIG_VERSION and MIG_PAGE_SIZE. */
+	put32(p + 8, h->version);
+	put32(p + 12, h->page_size);
+	put64(p + 16, h->ram_size);
+	put64(p + 24, h->tsc_hz);
+	put32(p + 32, h->caps);
+	put32(p + 36, (u32)sizeof(struct mig_cpu_fp));
+	p += 8 + HDR_FIXED_LEN;
+	for (size_t i = 0; i < ARRAY_SIZE(fp_words); i++, p += 4)
+		put32(p, fp_word(&h->fp, i));
+	put32(p, 0); /* reserved: always zero on the wire, whatever fp.pad holds */
+	put64(p + 4, h->fp.xcr0_mask);
+	return MIG_HEADER_LEN;
+}
+
+size_t mig_enc_pages_begin(u8 out[3], u16 count)
+{
+	out[0] = MIG_REC_PAGES;
+	put16(out + 1, count);
+	return 3;
+}
+
+size_t mig_enc_page(u8 out[MIG_PAGE_ENTRY_MAX], u64 gfn, const u8 *page)
+{
+	u8 byte;
+	put64(out, gfn);
+	if (mig_page_uniform(page, &byte)) {
+		out[8] = MIG_PAGE_FILL;
+		out[9] = byte;
+		return 10;
+	}
+	out[8] = MIG_PAGE_NORMAL;
+	memcpy(out + 9, page, MIG_PAGE_SIZE);
+	return MIG_PAGE_ENTRY_MAX;
+}
+
+size_t mig_enc_section_begin(u8 out[13], u32 id, u32 version, u32 len)
+{
+	out[0] = MIG_REC_SECTION;
+	put32(out + 1, id);
+	put32(out + 5, version);
+	put32(out + 9, len);
+	return 13;
+}
+
+size_t mig_enc_round(u8 out[5], u32 round)
+{
+	out[0] = MIG_REC_ROUND;
+	put32(out + 1, round);
+	return 5;
+}
+
+size_t mig_enc_end(u8 out[10], bool has_digest, u64 digest)
+{
+	out[0] = MIG_REC_END;
+	out[1] = has_digest ? 1 : 0;
+	if (!has_digest)
+		return 2;
+	put64(out + 2, digest);
+	return 10;
+}
+
+size_t mig_enc_go(u8 out[1])
+{
+	out[0] = MIG_REC_GO;
+	return 1;
+}
+
+size_t mig_enc_accept(u8 out[1])
+{
+	out[0] = MIG_REP_ACCEPT;
+	return 1;
+}
+
+size_t mig_enc_ack(u8 out[1])
+{
+	out[0] = MIG_REP_ACK;
+	return 1;
+}
+
+size_t mig_enc_refuse(u8 *out, const char *reason)
+{
+	size_t n = reason ? strnlen(reason, MIG_REASON_MAX) : 0;
+	out[0] = MIG_REP_REFUSE;
+	put16(out + 1, (u16)n);
+	memcpy(out + 3, reason ? reason : "", n);
+	return 3 + n;
+}
+
+/* ---- pages and the RAM digest ---- */
+
+bool mig_page_uniform(const u8 *page, u8 *byte)
+{
+	/* Word compares against the first byte repeated: the sender asks this of
+	 * every page of every round, and most guest RAM is not uniform, so the
+	 * usual answer comes from the first differing word. */
+	u64 pat = page[0] * 0x0101010101010101ULL;
+	for (size_t i = 0; i < MIG_PAGE_SIZE; i += 8)
+		if (load64(page + i) != pat)
+			return false;
+	if (byte)
+		*byte = page[0];
+	return true;
+}
+
+/*
+ * The digest exists to catch engine bugs (a page sent twice with stale data,
+ * one never sent, a gfn off by one), not an attacker: the stream runs inside
+ * TLS, which gives the cryptographic integrity. It must be fast, since both
+ * ends read all of RAM with the guest stopped.
+ *
+ * Each page is hashed in four independent lanes (so the multiplies overlap
+ * instead of waiting on each other), seeded with the page index so that the
+ * same contents at another gfn hash differently. Every step
+ * x -> ((x ^ w) * K) ^ (... >> 29) is a bijection of x for a fixed word w and
+ * injective in w for a fixed x, and the page's lanes and the pages are folded
+ * with steps of the same kind; so two RAM images that differ in a single
+ * word (hence in any single byte) always give different digests, not merely
+ * probably.
+ */
+#define DIG_K1 0x9e3779b97f4a7c15ULL /* odd: multiplying by it is invertible */
+#define DIG_K2 0xff51afd7ed558ccdULL
+
+static u64 dig_step(u64 x, u64 w)
+{
+	x = (x ^ w) * DIG_K1;
+	return x ^ (x >> 29);
+}
+
+static u64 dig_page(u64 index, const u8 *p, size_t n)
+{
+	u64 seed = index * DIG_K2;
+	u64 a = seed ^ 1, b = seed ^ 2, c = seed ^ 3, e = seed ^ 4;
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		a = dig_step(a, load64(p + i));
+		b = dig_step(b, load64(p + i + 8));
+		c = dig_step(c, load64(p + i + 16));
+		e = dig_step(e, load64(p + i + 24));
+	}
+	for (; i + 8 <= n; i += 8)
+		a = dig_step(a, load64(p + i));
+	if (i < n) { /* a short tail (RAM is whole pages; this is for callers that are not) */
+		u64 w = 0;
+		for (size_t k = 0; i + k < n; k++)
+			w |= (u64)p[i + k] << (8 * k);
+		b = dig_step(b, w);
+	}
+	u64 h = dig_step(seed, a);
+	h = dig_step(h, b);
+	h = dig_step(h, c);
+	return dig_step(h, e);
+}
+
+u64 mig_ram_digest(const u8 *ram, u64 size)
+{
+	u64 h = dig_step(0x5445524e4d494731ULL /* "TERNMIG1" */, size);
+	for (u64 off = 0, index = 0; off < size; off += MIG_PAGE_SIZE, index++) {
+		size_t n = size - off < MIG_PAGE_SIZE ? (size_t)(size - off) : MIG_PAGE_SIZE;
+		h = dig_step(h, dig_page(index, ram + off, n));
+	}
+	return h;
+}
+
+/* ---- compatibility checks for the destination ---- */
+
+int mig_fp_check(const struct mig_cpu_fp *guest, const struct mig_cpu_fp *host, char *why,
+		 size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fp_words); i++) {
+		u32 lacks = fp_word(guest, i) & ~fp_word(host, i);
+		if (lacks) {
+			if (why && len)
+				snprintf(why, len, "cpu: %s lacks bits %#x the guest was shown",
+					 fp_words[i].name, (unsigned)lacks);
+			return -1;
+		}
+	}
+	u64 lacks = guest->xcr0_mask & ~host->xcr0_mask;
+	if (lacks) {
+		if (why && len)
+			snprintf(why, len, "cpu: XCR0 lacks bits %#llx the guest may enable",
+				 (unsigned long long)lacks);
+		return -1;
+	}
+	return 0;
+}
+
+/* At most 250 ppm, i.e. |src - dst| * 4000 <= src, measured against the
+ * source: the guest calibrated its clock there. */
+#define TSC_PPM_MAX 250
+
+int mig_tsc_check(u64 src_hz, u64 dst_hz, char *why, size_t len)
+{
+	if (!src_hz || !dst_hz) {
+		if (why && len)
+			snprintf(why, len, "tsc: rate unknown (source %llu Hz, this host %llu Hz)",
+				 (unsigned long long)src_hz, (unsigned long long)dst_hz);
+		return -1;
+	}
+	u64 diff = src_hz > dst_hz ? src_hz - dst_hz : dst_hz - src_hz;
+	/* diff * 10^6 / src > 250 without overflow: diff > src / 4000 is the
+	 * same test on integers. */
+	if (diff <= src_hz / (1000000 / TSC_PPM_MAX))
+		return 0;
+	if (why && len) {
+		u64 ppm = diff <= UINT64_MAX / 1000000 ? diff * 1000000 / src_hz : UINT64_MAX;
+		snprintf(why, len,
+			 "tsc: source %llu Hz, this host %llu Hz: %llu ppm apart (at most %d; "
+			 "Tern cannot scale the TSC)",
+			 (unsigned long long)src_hz, (unsigned long long)dst_hz,
+			 (unsigned long long)ppm, TSC_PPM_MAX);
+	}
+	return -1;
+}
+
+/* ---- stream decoder ---- */
+
+enum {
+	P_MAGIC,        /* 8 bytes */
+	P_HDR_FIXED,    /* version .. fp_len */
+	P_HDR_FP,       /* the fingerprint */
+	P_TYPE,         /* a record's type byte */
+	P_PAGES_COUNT,  /* u16 */
+	P_ENTRY,        /* u64 gfn, u8 kind */
+	P_PAGE_DATA,    /* 4096 bytes */
+	P_FILL_BYTE,    /* u8 */
+	P_SECTION_HEAD, /* id, version, len */
+	P_SECTION_DATA, /* len bytes */
+	P_ROUND,        /* u32 */
+	P_END_FLAG,     /* u8 has_digest */
+	P_END_DIGEST,   /* u64 */
+};
+
+_Static_assert(sizeof(((struct mig_dec *)0)->buf) >= MIG_SECTION_MAX, "a section fits d->buf");
+_Static_assert(sizeof(((struct mig_dec *)0)->buf) >= MIG_PAGE_SIZE, "a page fits d->buf");
+_Static_assert(sizeof(((struct mig_dec *)0)->buf) >= MIG_HEADER_LEN, "the header fits d->buf");
+
+static const struct mig_dec_ops no_ops;
+
+/* Every step returns 0 to go on or -1 once the decoder has failed. */
+__printf(3, 4) static int dec_fail(struct mig_dec *d, u64 at, const char *fmt, ...);
+
+static int dec_fail(struct mig_dec *d, u64 at, const char *fmt, ...)
+{
+	int n = snprintf(d->error, sizeof(d->error), "stream: byte %llu: ", (unsigned long long)at);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(d->error))
+		vsnprintf(d->error + n, sizeof(d->error) - (size_t)n, fmt, ap);
+	va_end(ap);
+	d->status = MIG_DEC_ERROR;
+	return -1;
+}
+
+/*
+ * A callback's verdict. Its reason becomes the decoder's error as written
+ * (the destination sends it back in REFUSE); one that refused without saying
+ * why gets a reason that names the record and where it is.
+ */
+static int dec_verdict(struct mig_dec *d, int rc, u64 at, const char *what)
+{
+	if (rc == 0) {
+		d->error[0] = '\0'; /* whatever it wrote is no error */
+		return 0;
+	}
+	if (!d->error[0])
+		return dec_fail(d, at, "%s refused by the receiver", what);
+	d->error[sizeof(d->error) - 1] = '\0';
+	d->status = MIG_DEC_ERROR;
+	return -1;
+}
+
+/* Before each callback: an empty reason, so one it left unset is seen. */
+static char *why(struct mig_dec *d)
+{
+	d->error[0] = '\0';
+	return d->error;
+}
+
+static int expect(struct mig_dec *d, int phase, u32 need)
+{
+	d->phase = phase;
+	d->need = need;
+	return 0;
+}
+
+static const char *rec_name(u8 type)
+{
+	switch (type) {
+	case MIG_REC_PAGES: return "PAGES";
+	case MIG_REC_SECTION: return "SECTION";
+	case MIG_REC_ROUND: return "ROUND";
+	case MIG_REC_END: return "END";
+	default: return "?";
+	}
+}
+
+static int dec_header_fixed(struct mig_dec *d, const u8 *f, u64 at)
+{
+	u32 version = get32(f), page_size = get32(f + 4), caps = get32(f + 24);
+	u32 fp_len = get32(f + 28);
+	u64 ram = get64(f + 8);
+
+	/* Version first: a later version may lay out the rest differently. */
+	if (version != MIG_VERSION)
+		return dec_fail(d, at, "version %u (this end speaks %u)", version, MIG_VERSION);
+	if (page_size != MIG_PAGE_SIZE)
+		return dec_fail(d, at + 4, "page size %u (expected %u)", page_size, MIG_PAGE_SIZE);
+	if (!ram || ram % MIG_PAGE_SIZE || ram > MIG_RAM_MAX)
+		return dec_fail(d, at + 8,
+				"RAM size %llu (a nonzero multiple of %u, at most %llu)",
+				(unsigned long long)ram, MIG_PAGE_SIZE, (unsigned long long)MIG_RAM_MAX);
+	/* A capability asks the destination to do something: one it does not
+	 * know it cannot honour. */
+	if (caps & ~(u32)MIG_CAP_VALIDATE_RAM)
+		return dec_fail(d, at + 24, "unknown capabilities %#x", caps & ~(u32)MIG_CAP_VALIDATE_RAM);
+	if (fp_len != sizeof(struct mig_cpu_fp))
+		return dec_fail(d, at + 28, "CPU fingerprint length %u (expected %u)", fp_len,
+				(unsigned)sizeof(struct mig_cpu_fp));
+	d->ram_size = ram;
+	/* Keep what the fingerprint step needs to build the header. */
+	memmove(d->buf + MIG_HEADER_LEN, f, HDR_FIXED_LEN);
+	return expect(d, P_HDR_FP, FP_WIRE_LEN);
+}
+
+static int dec_header_fp(struct mig_dec *d, const u8 *f, u64 at)
+{
+	u32 reserved = get32(f + 7 * 4);
+	if (reserved)
+		return dec_fail(d, at + 7 * 4, "CPU fingerprint reserved word %#x (must be 0)", reserved);
+
+	const u8 *fx = d->buf + MIG_HEADER_LEN; /* saved by dec_header_fixed */
+	struct mig_header h;
+	memset(&h, 0, sizeof(h));
+	h.version = get32(fx);
+	h.page_size = get32(fx + 4);
+	h.ram_size = get64(fx + 8);
+	h.tsc_hz = get64(fx + 16);
+	h.caps = get32(fx + 24);
+	for (size_t i = 0; i < ARRAY_SIZE(fp_words); i++)
+		fp_set_word(&h.fp, i, get32(f + 4 * i));
+	h.fp.xcr0_mask = get64(f + 8 * 4);
+	d->header_seen = true;
+	expect(d, P_TYPE, 1);
+	if (!d->ops->header)
+		return 0;
+	return dec_verdict(d, d->ops->header(d->ctx, &h, why(d), sizeof(d->error)),
+			   at - 8 - HDR_FIXED_LEN, "header");
+}
+
+static int dec_type(struct mig_dec *d, u8 type, u64 at)
+{
+	if (d->end_seen && type != MIG_REC_GO) {
+		if (type >= MIG_REC_PAGES && type <= MIG_REC_END)
+			return dec_fail(d, at, "%s record after END (only GO may follow)", rec_name(type));
+		return dec_fail(d, at, "unknown record type %#04x after END (only GO may follow)", type);
+	}
+	switch (type) {
+	case MIG_REC_PAGES:
+		return expect(d, P_PAGES_COUNT, 2);
+	case MIG_REC_SECTION:
+		return expect(d, P_SECTION_HEAD, 12);
+	case MIG_REC_ROUND:
+		return expect(d, P_ROUND, 4);
+	case MIG_REC_END:
+		return expect(d, P_END_FLAG, 1);
+	case MIG_REC_GO:
+		/* GO answers ACK, which the destination sends once END was loaded. */
+		if (!d->end_seen)
+			return dec_fail(d, at, "GO before END");
+		d->status = MIG_DEC_DONE;
+		if (!d->ops->go)
+			return 0;
+		return dec_verdict(d, d->ops->go(d->ctx, why(d), sizeof(d->error)), at, "GO");
+	default:
+		return dec_fail(d, at, "unknown record type %#04x", type);
+	}
+}
+
+static int dec_entry_done(struct mig_dec *d)
+{
+	if (--d->count_left)
+		return expect(d, P_ENTRY, 9);
+	return expect(d, P_TYPE, 1);
+}
+
+static int dec_section(struct mig_dec *d, const u8 *data, u64 at)
+{
+	expect(d, P_TYPE, 1);
+	if (!d->ops->section)
+		return 0;
+	return dec_verdict(d,
+			   d->ops->section(d->ctx, d->sec_id, d->sec_version, data, d->sec_len, why(d),
+					   sizeof(d->error)),
+			   at, "section");
+}
+
+/* One complete step: need bytes at f, the first of them at stream offset at. */
+static int dec_step(struct mig_dec *d, const u8 *f, u64 at)
+{
+	u64 pages = d->ram_size / MIG_PAGE_SIZE;
+
+	switch (d->phase) {
+	case P_MAGIC:
+		if (memcmp(f, MIG_MAGIC, 8)) {
+			char seen[9];
+			for (int i = 0; i < 8; i++)
+				seen[i] = f[i] >= 0x20 && f[i] < 0x7f && f[i] != '"' ? (char)f[i] : '.';
+			seen[8] = '\0';
+			return dec_fail(d, at, "magic \"%s\" is not \"%s\" (not a Tern migration stream)",
+					seen, MIG_MAGIC);
+		}
+		return expect(d, P_HDR_FIXED, HDR_FIXED_LEN);
+	case P_HDR_FIXED:
+		return dec_header_fixed(d, f, at);
+	case P_HDR_FP:
+		return dec_header_fp(d, f, at);
+	case P_TYPE:
+		return dec_type(d, f[0], at);
+	case P_PAGES_COUNT:
+		d->count_left = get16(f);
+		if (d->count_left == 0 || d->count_left > MIG_BATCH_MAX)
+			return dec_fail(d, at, "page count %u (1..%u)", d->count_left, MIG_BATCH_MAX);
+		return expect(d, P_ENTRY, 9);
+	case P_ENTRY:
+		d->gfn = get64(f);
+		if (d->gfn >= pages)
+			return dec_fail(d, at, "gfn %#llx outside RAM (%llu pages)",
+					(unsigned long long)d->gfn, (unsigned long long)pages);
+		if (f[8] == MIG_PAGE_NORMAL)
+			return expect(d, P_PAGE_DATA, MIG_PAGE_SIZE);
+		if (f[8] == MIG_PAGE_FILL)
+			return expect(d, P_FILL_BYTE, 1);
+		return dec_fail(d, at + 8, "unknown page kind %u (gfn %#llx)", f[8],
+				(unsigned long long)d->gfn);
+	case P_PAGE_DATA:
+		dec_entry_done(d);
+		if (!d->ops->page)
+			return 0;
+		return dec_verdict(d, d->ops->page(d->ctx, d->gfn, f, why(d), sizeof(d->error)), at,
+				   "page");
+	case P_FILL_BYTE:
+		dec_entry_done(d);
+		if (!d->ops->fill)
+			return 0;
+		return dec_verdict(d, d->ops->fill(d->ctx, d->gfn, f[0], why(d), sizeof(d->error)),
+				   at, "page");
+	case P_SECTION_HEAD:
+		d->sec_id = get32(f);
+		d->sec_version = get32(f + 4);
+		d->sec_len = get32(f + 8);
+		if (d->sec_len > MIG_SECTION_MAX)
+			return dec_fail(d, at + 8, "section %u length %u (at most %u)", d->sec_id,
+					d->sec_len, MIG_SECTION_MAX);
+		if (d->sec_len == 0) /* no data step: a step of 0 bytes would never run */
+			return dec_section(d, d->buf, at);
+		return expect(d, P_SECTION_DATA, d->sec_len);
+	case P_SECTION_DATA:
+		return dec_section(d, f, at);
+	case P_ROUND: {
+		u32 round = get32(f);
+		if (round <= d->round) {
+			if (d->round == 0)
+				return dec_fail(d, at, "round 0 (rounds start at 1)");
+			return dec_fail(d, at, "round %u after round %u (rounds must increase)", round,
+					d->round);
+		}
+		d->round = round;
+		expect(d, P_TYPE, 1);
+		if (!d->ops->round)
+			return 0;
+		return dec_verdict(d, d->ops->round(d->ctx, round, why(d), sizeof(d->error)), at,
+				   "round");
+	}
+	case P_END_FLAG:
+		if (f[0] > 1)
+			return dec_fail(d, at, "END digest flag %u (0 or 1)", f[0]);
+		if (f[0])
+			return expect(d, P_END_DIGEST, 8);
+		d->end_seen = true;
+		expect(d, P_TYPE, 1);
+		if (!d->ops->end)
+			return 0;
+		return dec_verdict(d, d->ops->end(d->ctx, false, 0, why(d), sizeof(d->error)), at,
+				   "END");
+	case P_END_DIGEST:
+		d->end_seen = true;
+		expect(d, P_TYPE, 1);
+		if (!d->ops->end)
+			return 0;
+		return dec_verdict(d, d->ops->end(d->ctx, true, get64(f), why(d), sizeof(d->error)),
+				   at - 1, "END");
+	}
+	return dec_fail(d, at, "decoder phase %d (a bug)", d->phase);
+}
+
+void mig_dec_init(struct mig_dec *d, const struct mig_dec_ops *ops, void *ctx)
+{
+	memset(d, 0, sizeof(*d));
+	d->ops = ops ? ops : &no_ops;
+	d->ctx = ctx;
+	d->status = MIG_DEC_OK;
+	expect(d, P_MAGIC, 8);
+}
+
+size_t mig_dec_feed(struct mig_dec *d, const u8 *data, size_t len)
+{
+	size_t pos = 0;
+	while (d->status == MIG_DEC_OK && pos < len) {
+		const u8 *f;
+		size_t avail = len - pos;
+		if (d->have == 0 && avail >= d->need) {
+			/* The whole step is in the caller's buffer: no copy. */
+			f = data + pos;
+			pos += d->need;
+			d->bytes += d->need;
+		} else {
+			size_t take = MIN((size_t)(d->need - d->have), avail);
+			memcpy(d->buf + d->have, data + pos, take);
+			d->have += (u32)take;
+			pos += take;
+			d->bytes += take;
+			if (d->have < d->need)
+				break;
+			f = d->buf;
+			d->have = 0;
+		}
+		dec_step(d, f, d->bytes - d->need);
+	}
+	return pos;
+}
+
+/* ---- replies ---- */
+
+enum { R_TYPE, R_REFUSE_LEN, R_REFUSE_TEXT, R_BAD };
+
+void mig_reply_init(struct mig_reply_dec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->phase = R_TYPE;
+	r->need = 1;
+}
+
+/* Copy s to out (NUL-ended, cut to fit), printable ASCII only: a reason goes
+ * to the operator's console and log. */
+static void copy_printable(char *out, size_t out_len, const u8 *s, size_t n)
+{
+	if (!out || !out_len)
+		return;
+	size_t i = 0;
+	for (; i < n && i + 1 < out_len; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
+	out[i] = '\0';
+}
+
+/* The decoder is dead from here on: the description stays in r->buf, so
+ * every later call can give it again. */
+__printf(3, 4) static void reply_bad(struct mig_reply_dec *r, u64 at, const char *fmt, ...);
+
+static void reply_bad(struct mig_reply_dec *r, u64 at, const char *fmt, ...)
+{
+	char *s = (char *)r->buf;
+	int n = snprintf(s, sizeof(r->buf), "reply: byte %llu: ", (unsigned long long)at);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(r->buf))
+		vsnprintf(s + n, sizeof(r->buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	r->phase = R_BAD;
+}
+
+enum mig_reply_kind mig_reply_feed(struct mig_reply_dec *r, const u8 *data, size_t len,
+				   size_t *used, char *reason, size_t reason_len)
+{
+	size_t pos = 0;
+	enum mig_reply_kind kind = MIG_REPLY_NONE;
+
+	if (reason && reason_len)
+		reason[0] = '\0';
+	while (r->phase != R_BAD && kind == MIG_REPLY_NONE && pos < len) {
+		/* Replies are small: gather every step in r->buf, the one copy
+		 * costs nothing and keeps this short. */
+		size_t take = MIN((size_t)(r->need - r->have), len - pos);
+		memcpy(r->buf + r->have, data + pos, take);
+		r->have += (u32)take;
+		pos += take;
+		r->bytes += take;
+		if (r->have < r->need)
+			break;
+		u64 at = r->bytes - r->need;
+		r->have = 0;
+		switch (r->phase) {
+		case R_TYPE:
+			switch (r->buf[0]) {
+			case MIG_REP_ACCEPT:
+				kind = MIG_REPLY_ACCEPT;
+				break;
+			case MIG_REP_ACK:
+				kind = MIG_REPLY_ACK;
+				break;
+			case MIG_REP_REFUSE:
+				r->phase = R_REFUSE_LEN;
+				r->need = 2;
+				break;
+			default:
+				reply_bad(r, at, "unknown reply type %#04x", r->buf[0]);
+				break;
+			}
+			break;
+		case R_REFUSE_LEN: {
+			u16 n = get16(r->buf);
+			if (n > MIG_REASON_MAX) {
+				reply_bad(r, at, "REFUSE reason length %u (at most %u)", n, MIG_REASON_MAX);
+				break;
+			}
+			if (n == 0) {
+				kind = MIG_REPLY_REFUSE;
+				r->phase = R_TYPE;
+				r->need = 1;
+				break;
+			}
+			r->phase = R_REFUSE_TEXT;
+			r->need = n;
+			break;
+		}
+		case R_REFUSE_TEXT:
+			copy_printable(reason, reason_len, r->buf, r->need);
+			kind = MIG_REPLY_REFUSE;
+			r->phase = R_TYPE;
+			r->need = 1;
+			break;
+		}
+	}
+	*used = pos;
+	if (r->phase == R_BAD) {
+		copy_printable(reason, reason_len, r->buf, strnlen((char *)r->buf, sizeof(r->buf)));
+		return MIG_REPLY_BAD;
+	}
+	return kind;
+}
