@@ -309,18 +309,19 @@ int mig_tsc_check(u64 src_hz, u64 dst_hz, char *why, size_t len)
 		return -1;
 	}
 	u64 diff = src_hz > dst_hz ? src_hz - dst_hz : dst_hz - src_hz;
-	/* diff * 10^6 / src > 250 without overflow: diff > src / 4000 is the
-	 * same test on integers. */
-	if (diff <= src_hz / (1000000 / TSC_PPM_MAX))
+	/* diff * 10^6 / src > 250 without overflow: diff > floor(src / 4000) is
+	 * the same test on integers. */
+	u64 limit = src_hz / (1000000 / TSC_PPM_MAX);
+	if (diff <= limit)
 		return 0;
-	if (why && len) {
-		u64 ppm = diff <= UINT64_MAX / 1000000 ? diff * 1000000 / src_hz : UINT64_MAX;
+	/* In Hz, not ppm: a rounded ppm figure could read "250" for a pair
+	 * just over the limit. */
+	if (why && len)
 		snprintf(why, len,
-			 "tsc: source %llu Hz, this host %llu Hz: %llu ppm apart (at most %d; "
-			 "Tern cannot scale the TSC)",
+			 "tsc: source %llu Hz, this host %llu Hz: %llu Hz apart, more than %d ppm "
+			 "(%llu Hz; Tern cannot scale the TSC)",
 			 (unsigned long long)src_hz, (unsigned long long)dst_hz,
-			 (unsigned long long)ppm, TSC_PPM_MAX);
-	}
+			 (unsigned long long)diff, TSC_PPM_MAX, (unsigned long long)limit);
 	return -1;
 }
 
@@ -464,7 +465,7 @@ static int dec_type(struct mig_dec *d, u8 type, u64 at)
 	if (d->end_seen && type != MIG_REC_GO) {
 		if (type >= MIG_REC_PAGES && type <= MIG_REC_END)
 			return dec_fail(d, at, "%s record after END (only GO may follow)", rec_name(type));
-		return dec_fail(d, at, "unknown record type %#04x after END (only GO may follow)", type);
+		return dec_fail(d, at, "unknown record type 0x%02x after END (only GO may follow)", type);
 	}
 	switch (type) {
 	case MIG_REC_PAGES:
@@ -484,7 +485,7 @@ static int dec_type(struct mig_dec *d, u8 type, u64 at)
 			return 0;
 		return dec_verdict(d, d->ops->go(d->ctx, why(d), sizeof(d->error)), at, "GO");
 	default:
-		return dec_fail(d, at, "unknown record type %#04x", type);
+		return dec_fail(d, at, "unknown record type 0x%02x", type);
 	}
 }
 
@@ -714,7 +715,7 @@ enum mig_reply_kind mig_reply_feed(struct mig_reply_dec *r, const u8 *data, size
 				r->need = 2;
 				break;
 			default:
-				reply_bad(r, at, "unknown reply type %#04x", r->buf[0]);
+				reply_bad(r, at, "unknown reply type 0x%02x", r->buf[0]);
 				break;
 			}
 			break;

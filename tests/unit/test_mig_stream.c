@@ -1,0 +1,1051 @@
+/*
+ * migrate/stream.c: the migration stream's encoder (exact bytes and counts),
+ * the push decoder (the same callbacks whatever the chunking, every bound
+ * refused with its message and offset), the reply decoder, the RAM digest
+ * and the destination's CPU and TSC checks.
+ */
+#include "unit.h"
+#include <tern/mig_stream.h>
+
+/* ---- building streams ---- */
+
+static u8 sb[64 << 10];
+static size_t sl;
+
+static void put(const void *p, size_t n)
+{
+	CHECK(sl + n <= sizeof(sb));
+	memcpy(sb + sl, p, n);
+	sl += n;
+}
+
+#define RAM_PAGES 64
+
+static struct mig_header hdr(u64 ram)
+{
+	struct mig_header h;
+	memset(&h, 0, sizeof(h));
+	h.version = MIG_VERSION;
+	h.page_size = MIG_PAGE_SIZE;
+	h.ram_size = ram;
+	h.tsc_hz = 3000000000ULL;
+	h.caps = MIG_CAP_VALIDATE_RAM;
+	h.fp.leaf1_ecx = 0x11111111;
+	h.fp.leaf1_edx = 0x22222222;
+	h.fp.leaf7_ebx = 0x33333333;
+	h.fp.leaf7_ecx = 0x44444444;
+	h.fp.leaf7_edx = 0x55555555;
+	h.fp.ext1_ecx = 0x66666666;
+	h.fp.ext1_edx = 0x77777777;
+	h.fp.xcr0_mask = 0x8000000000000007ULL;
+	return h;
+}
+
+static void s_start(void)
+{
+	struct mig_header h = hdr(RAM_PAGES * MIG_PAGE_SIZE);
+	u8 b[MIG_HEADER_LEN];
+	sl = 0;
+	put(b, mig_enc_header(b, &h));
+}
+
+/* The contents the tests send for a NORMAL page and a section. */
+static void page_pattern(u8 *p, u64 gfn)
+{
+	for (int i = 0; i < MIG_PAGE_SIZE; i++)
+		p[i] = (u8)(i * 7 + gfn * 13 + (i >> 8));
+}
+
+static u8 sec_byte(u32 id, u32 i)
+{
+	return (u8)(id * 31 + i * 3 + (i >> 9));
+}
+
+static void s_pages(u16 count)
+{
+	u8 b[3];
+	put(b, mig_enc_pages_begin(b, count));
+}
+
+static void s_page(u64 gfn, int fill)
+{
+	static u8 page[MIG_PAGE_SIZE], e[MIG_PAGE_ENTRY_MAX];
+	if (fill >= 0)
+		memset(page, fill, sizeof(page));
+	else
+		page_pattern(page, gfn);
+	put(e, mig_enc_page(e, gfn, page));
+}
+
+static void s_section(u32 id, u32 version, u32 len)
+{
+	u8 b[13];
+	put(b, mig_enc_section_begin(b, id, version, len));
+	for (u32 i = 0; i < len; i++) {
+		u8 c = sec_byte(id, i);
+		put(&c, 1);
+	}
+}
+
+static void s_round(u32 r)
+{
+	u8 b[5];
+	put(b, mig_enc_round(b, r));
+}
+
+static void s_end(bool has, u64 digest)
+{
+	u8 b[10];
+	put(b, mig_enc_end(b, has, digest));
+}
+
+static void s_go(void)
+{
+	u8 b[1];
+	put(b, mig_enc_go(b));
+}
+
+/* ---- recording what the decoder reports ---- */
+
+struct ev {
+	char type; /* H header, P page, F fill, S section, R round, E end, G go */
+	u64 a, b, c;
+	int ok; /* the data was what was sent */
+};
+
+struct rec {
+	struct ev ev[80];
+	int n;
+	int fail_at; /* the callback of event number fail_at refuses (-1: none) */
+	bool silent; /* ... without a reason */
+};
+
+static int add(struct rec *r, struct ev e, char *why, size_t len)
+{
+	CHECK(r->n < (int)ARRAY_SIZE(r->ev));
+	r->ev[r->n] = e;
+	if (r->n++ == r->fail_at) {
+		if (!r->silent)
+			snprintf(why, len, "test: refusing event %d", r->fail_at);
+		return -1;
+	}
+	return 0;
+}
+
+static int cb_header(void *ctx, const struct mig_header *h, char *why, size_t len)
+{
+	struct mig_header want = hdr(h->ram_size);
+	int ok = !memcmp(h, &want, sizeof(want));
+	return add(ctx, (struct ev){ 'H', h->ram_size, h->tsc_hz, h->caps, ok }, why, len);
+}
+
+static int cb_page(void *ctx, u64 gfn, const u8 *data, char *why, size_t len)
+{
+	u8 want[MIG_PAGE_SIZE];
+	page_pattern(want, gfn);
+	return add(ctx, (struct ev){ 'P', gfn, 0, 0, !memcmp(data, want, sizeof(want)) }, why, len);
+}
+
+static int cb_fill(void *ctx, u64 gfn, u8 byte, char *why, size_t len)
+{
+	return add(ctx, (struct ev){ 'F', gfn, byte, 0, 1 }, why, len);
+}
+
+static int cb_section(void *ctx, u32 id, u32 version, const u8 *data, u32 dlen, char *why,
+		      size_t len)
+{
+	int ok = data != NULL;
+	for (u32 i = 0; ok && i < dlen; i++)
+		ok = data[i] == sec_byte(id, i);
+	return add(ctx, (struct ev){ 'S', id, version, dlen, ok }, why, len);
+}
+
+static int cb_round(void *ctx, u32 round, char *why, size_t len)
+{
+	return add(ctx, (struct ev){ 'R', round, 0, 0, 1 }, why, len);
+}
+
+static int cb_end(void *ctx, bool has, u64 digest, char *why, size_t len)
+{
+	return add(ctx, (struct ev){ 'E', has, digest, 0, 1 }, why, len);
+}
+
+static int cb_go(void *ctx, char *why, size_t len)
+{
+	return add(ctx, (struct ev){ 'G', 0, 0, 0, 1 }, why, len);
+}
+
+static const struct mig_dec_ops ops = { cb_header, cb_page, cb_fill, cb_section,
+					cb_round, cb_end, cb_go };
+
+static struct mig_dec dec;
+
+static void rec_init(struct rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->fail_at = -1;
+}
+
+/* Feed sb[0..sl) in pieces: cuts[] are the piece lengths (the rest after
+ * them goes in one piece). Returns the total consumed. */
+static size_t feed_cuts(struct rec *r, const size_t *cuts, int ncuts)
+{
+	size_t pos = 0, used = 0;
+	mig_dec_init(&dec, &ops, r);
+	for (int i = 0; i <= ncuts; i++) {
+		size_t n = i < ncuts ? MIN(cuts[i], sl - pos) : sl - pos;
+		size_t got = mig_dec_feed(&dec, sb + pos, n);
+		CHECK(got <= n);
+		CHECK_EQ(dec.bytes, used + got);
+		/* Short only once the stream is over. */
+		if (got < n)
+			CHECK(dec.status != MIG_DEC_OK);
+		used += got;
+		pos += n;
+	}
+	return used;
+}
+
+static size_t feed_whole(struct rec *r)
+{
+	return feed_cuts(r, NULL, 0);
+}
+
+static void same_events(const struct rec *a, const struct rec *b)
+{
+	CHECK_EQ(a->n, b->n);
+	for (int i = 0; i < a->n; i++) {
+		CHECK_EQ(a->ev[i].type, b->ev[i].type);
+		CHECK_EQ(a->ev[i].a, b->ev[i].a);
+		CHECK_EQ(a->ev[i].b, b->ev[i].b);
+		CHECK_EQ(a->ev[i].c, b->ev[i].c);
+		CHECK_EQ(a->ev[i].ok, b->ev[i].ok);
+	}
+}
+
+/* ---- encoder ---- */
+
+TEST(header_bytes_exact)
+{
+	struct mig_header h = hdr(64ULL << 20);
+	h.fp.pad = 0xdeadbeef; /* reserved: never sent */
+	u8 b[MIG_HEADER_LEN + 8];
+	memset(b, 0xee, sizeof(b));
+	CHECK_EQ(MIG_HEADER_LEN, 80);
+	CHECK_EQ(mig_enc_header(b, &h), 80);
+	static const u8 want[80] = {
+		'T', 'E', 'R', 'N', 'M', 'I', 'G', '1',
+		1, 0, 0, 0,                   /* version */
+		0x00, 0x10, 0, 0,             /* page size 4096 */
+		0, 0, 0, 4, 0, 0, 0, 0,       /* 64 MiB */
+		0x00, 0x5e, 0xd0, 0xb2, 0, 0, 0, 0, /* 3000000000 */
+		1, 0, 0, 0,                   /* caps */
+		40, 0, 0, 0,                  /* fp_len */
+		0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x22, 0x22,
+		0x33, 0x33, 0x33, 0x33, 0x44, 0x44, 0x44, 0x44,
+		0x55, 0x55, 0x55, 0x55, 0x66, 0x66, 0x66, 0x66,
+		0x77, 0x77, 0x77, 0x77, 0, 0, 0, 0,
+		7, 0, 0, 0, 0, 0, 0, 0x80,    /* xcr0 */
+	};
+	CHECK(!memcmp(b, want, 80));
+	CHECK_EQ(b[80], 0xee);
+}
+
+TEST(record_bytes_exact)
+{
+	u8 b[16];
+	memset(b, 0, sizeof(b));
+	CHECK_EQ(mig_enc_pages_begin(b, 0x1234), 3);
+	CHECK(!memcmp(b, "\x01\x34\x12", 3));
+	CHECK_EQ(mig_enc_section_begin(b, 0x01020304, 7, 0xa0b0c0d0), 13);
+	CHECK(!memcmp(b, "\x02\x04\x03\x02\x01\x07\x00\x00\x00\xd0\xc0\xb0\xa0", 13));
+	CHECK_EQ(mig_enc_round(b, 0x11223344), 5);
+	CHECK(!memcmp(b, "\x03\x44\x33\x22\x11", 5));
+	memset(b, 0xee, sizeof(b));
+	CHECK_EQ(mig_enc_end(b, false, 0x1234), 2);
+	CHECK(!memcmp(b, "\x04\x00\xee", 3));
+	CHECK_EQ(mig_enc_end(b, true, 0x0102030405060708ULL), 10);
+	CHECK(!memcmp(b, "\x04\x01\x08\x07\x06\x05\x04\x03\x02\x01", 10));
+	CHECK_EQ(mig_enc_go(b), 1);
+	CHECK_EQ(b[0], 5);
+	CHECK_EQ(mig_enc_accept(b), 1);
+	CHECK_EQ(b[0], 0x81);
+	CHECK_EQ(mig_enc_ack(b), 1);
+	CHECK_EQ(b[0], 0x83);
+}
+
+TEST(refuse_bytes_and_cut)
+{
+	u8 b[3 + MIG_REASON_MAX + 8];
+	memset(b, 0xee, sizeof(b));
+	CHECK_EQ(mig_enc_refuse(b, "no"), 5);
+	CHECK(!memcmp(b, "\x82\x02\x00no\xee", 6));
+	CHECK_EQ(mig_enc_refuse(b, ""), 3);
+	CHECK(!memcmp(b, "\x82\x00\x00", 3));
+	char longer[400];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	memset(b, 0xee, sizeof(b));
+	CHECK_EQ(mig_enc_refuse(b, longer), 3 + MIG_REASON_MAX);
+	CHECK_EQ(b[1], MIG_REASON_MAX);
+	CHECK_EQ(b[2], 0);
+	CHECK_EQ(b[3 + MIG_REASON_MAX], 0xee);
+}
+
+TEST(page_uniform_and_fill_choice)
+{
+	static u8 page[MIG_PAGE_SIZE], e[MIG_PAGE_ENTRY_MAX];
+	u8 byte = 0;
+	memset(page, 0xab, sizeof(page));
+	CHECK(mig_page_uniform(page, &byte));
+	CHECK_EQ(byte, 0xab);
+	CHECK_EQ(mig_enc_page(e, 0x0102030405060708ULL, page), 10);
+	CHECK(!memcmp(e, "\x08\x07\x06\x05\x04\x03\x02\x01\x01\xab", 10));
+	static const int spots[] = { 0, 1, 7, 8, 2048, 4095 };
+	for (size_t i = 0; i < ARRAY_SIZE(spots); i++) {
+		memset(page, 0, sizeof(page));
+		page[spots[i]] = 1;
+		CHECK(!mig_page_uniform(page, &byte));
+		CHECK_EQ(mig_enc_page(e, 9, page), MIG_PAGE_ENTRY_MAX);
+		CHECK_EQ(MIG_PAGE_ENTRY_MAX, 8 + 1 + 4096);
+		CHECK_EQ(e[0], 9);
+		CHECK_EQ(e[8], MIG_PAGE_NORMAL);
+		CHECK(!memcmp(e + 9, page, MIG_PAGE_SIZE));
+	}
+}
+
+/* ---- digest ---- */
+
+#define DIG_PAGES 8
+static u8 ram[DIG_PAGES * MIG_PAGE_SIZE];
+
+static void ram_fill(void)
+{
+	for (int p = 0; p < DIG_PAGES; p++)
+		page_pattern(ram + p * MIG_PAGE_SIZE, (u64)p);
+}
+
+TEST(digest_is_deterministic_and_size_sensitive)
+{
+	ram_fill();
+	u64 d = mig_ram_digest(ram, sizeof(ram));
+	CHECK_EQ(mig_ram_digest(ram, sizeof(ram)), d);
+	CHECK(mig_ram_digest(ram, sizeof(ram) - MIG_PAGE_SIZE) != d);
+	/* All-zero RAM of two sizes must differ too. */
+	static u8 zero[2 * MIG_PAGE_SIZE];
+	CHECK(mig_ram_digest(zero, MIG_PAGE_SIZE) != mig_ram_digest(zero, 2 * MIG_PAGE_SIZE));
+}
+
+TEST(digest_sees_every_single_byte_change)
+{
+	ram_fill();
+	u64 d = mig_ram_digest(ram, sizeof(ram));
+	/* Every byte of the first and last page and a stride through the
+	 * middle, each flipped to two other values. */
+	for (size_t i = 0; i < sizeof(ram); i += (i < MIG_PAGE_SIZE || i >= sizeof(ram) - MIG_PAGE_SIZE) ? 1 : 97) {
+		u8 old = ram[i];
+		ram[i] = old ^ 0x01;
+		CHECK(mig_ram_digest(ram, sizeof(ram)) != d);
+		ram[i] = old ^ 0x80;
+		CHECK(mig_ram_digest(ram, sizeof(ram)) != d);
+		ram[i] = old;
+	}
+	CHECK_EQ(mig_ram_digest(ram, sizeof(ram)), d);
+}
+
+TEST(digest_corrupted_page_byte)
+{
+	/* What validate-ram exists for: one byte of one page arrived wrong. */
+	ram_fill();
+	u64 d = mig_ram_digest(ram, sizeof(ram));
+	ram[3 * MIG_PAGE_SIZE + 1234]++;
+	CHECK(mig_ram_digest(ram, sizeof(ram)) != d);
+}
+
+TEST(digest_sees_page_order)
+{
+	ram_fill();
+	u64 d = mig_ram_digest(ram, sizeof(ram));
+	static u8 tmp[MIG_PAGE_SIZE];
+	/* Swap pages 2 and 5. */
+	memcpy(tmp, ram + 2 * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
+	memcpy(ram + 2 * MIG_PAGE_SIZE, ram + 5 * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
+	memcpy(ram + 5 * MIG_PAGE_SIZE, tmp, MIG_PAGE_SIZE);
+	CHECK(mig_ram_digest(ram, sizeof(ram)) != d);
+	/* The same page contents at another gfn: a page sent to gfn+1. */
+	memset(ram, 0, sizeof(ram));
+	ram[100] = 1;
+	u64 at0 = mig_ram_digest(ram, sizeof(ram));
+	ram[100] = 0;
+	ram[MIG_PAGE_SIZE + 100] = 1;
+	CHECK(mig_ram_digest(ram, sizeof(ram)) != at0);
+	/* Two words swapped inside a page. */
+	ram_fill();
+	u8 w[8];
+	memcpy(w, ram + 64, 8);
+	memcpy(ram + 64, ram + 72, 8);
+	memcpy(ram + 72, w, 8);
+	CHECK(mig_ram_digest(ram, sizeof(ram)) != d);
+}
+
+/* ---- decoder: chunking ---- */
+
+static size_t full_len; /* without the trailing bytes */
+
+static void build_full(void)
+{
+	s_start();
+	s_round(1);
+	s_pages(3);
+	s_page(0, -1);
+	s_page(1, 0x00);
+	s_page(RAM_PAGES - 1, -1);
+	s_section(MIG_SEC_CPU, 1, 0);
+	s_section(MIG_SEC_TIMER, 3, 1);
+	s_pages(1);
+	s_page(5, 0xab);
+	s_round(2);
+	s_section(MIG_SEC_UART, 1, 100);
+	s_section(MIG_SEC_TIME, 2, MIG_SECTION_MAX);
+	s_pages(2);
+	s_page(2, -1);
+	s_page(3, 0xff);
+	s_round(7);
+	s_end(true, 0x1122334455667788ULL);
+	s_go();
+	full_len = sl;
+	put("XYZ", 3); /* after GO: never consumed */
+}
+
+static const struct ev full_events[] = {
+	{ 'H', RAM_PAGES * MIG_PAGE_SIZE, 3000000000ULL, MIG_CAP_VALIDATE_RAM, 1 },
+	{ 'R', 1, 0, 0, 1 },
+	{ 'P', 0, 0, 0, 1 },
+	{ 'F', 1, 0x00, 0, 1 },
+	{ 'P', RAM_PAGES - 1, 0, 0, 1 },
+	{ 'S', MIG_SEC_CPU, 1, 0, 1 },
+	{ 'S', MIG_SEC_TIMER, 3, 1, 1 },
+	{ 'F', 5, 0xab, 0, 1 },
+	{ 'R', 2, 0, 0, 1 },
+	{ 'S', MIG_SEC_UART, 1, 100, 1 },
+	{ 'S', MIG_SEC_TIME, 2, MIG_SECTION_MAX, 1 },
+	{ 'P', 2, 0, 0, 1 },
+	{ 'F', 3, 0xff, 0, 1 },
+	{ 'R', 7, 0, 0, 1 },
+	{ 'E', 1, 0x1122334455667788ULL, 0, 1 },
+	{ 'G', 0, 0, 0, 1 },
+};
+
+static struct rec ref;
+
+static void check_full(const struct rec *r, size_t used)
+{
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	CHECK_STR_EQ(dec.error, "");
+	CHECK_EQ(used, full_len);
+	same_events(r, &ref);
+}
+
+TEST(decode_whole_stream)
+{
+	build_full();
+	CHECK_EQ(full_len, 80 + 5 + 3 + 4105 + 10 + 4105 + 13 + 14 + 3 + 10 + 5 + 113 +
+				   13 + MIG_SECTION_MAX + 3 + 4105 + 10 + 5 + 10 + 1);
+	rec_init(&ref);
+	size_t used = feed_whole(&ref);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	CHECK_EQ(used, full_len);
+	CHECK_EQ(dec.ram_size, RAM_PAGES * MIG_PAGE_SIZE);
+	CHECK_EQ(ref.n, (int)ARRAY_SIZE(full_events));
+	struct rec want;
+	rec_init(&want);
+	memcpy(want.ev, full_events, sizeof(full_events));
+	want.n = ARRAY_SIZE(full_events);
+	same_events(&ref, &want);
+	/* Done: later bytes are not consumed. */
+	CHECK_EQ(mig_dec_feed(&dec, sb, 10), 0);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	CHECK_EQ(ref.n, (int)ARRAY_SIZE(full_events));
+}
+
+TEST(decode_byte_by_byte)
+{
+	build_full();
+	rec_init(&ref);
+	feed_whole(&ref);
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	size_t used = 0;
+	for (size_t i = 0; i < sl; i++)
+		used += mig_dec_feed(&dec, sb + i, 1);
+	check_full(&r, used);
+}
+
+TEST(decode_every_two_piece_split)
+{
+	build_full();
+	rec_init(&ref);
+	feed_whole(&ref);
+	static struct rec r;
+	for (size_t cut = 0; cut <= sl; cut++) {
+		rec_init(&r);
+		check_full(&r, feed_cuts(&r, &cut, 1));
+	}
+}
+
+TEST(decode_random_chunks)
+{
+	build_full();
+	rec_init(&ref);
+	feed_whole(&ref);
+	static struct rec r;
+	u64 x = 0x9e3779b97f4a7c15ULL;
+	for (int run = 0; run < 300; run++) {
+		size_t cuts[4096];
+		int n = 0;
+		/* Pieces from 1 byte up to 2^(run % 16): small ones split every
+		 * field, large ones go through the no-copy path. */
+		size_t total = 0, scale = (size_t)1 << (run % 16);
+		while (total < sl && n < (int)ARRAY_SIZE(cuts)) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			cuts[n] = 1 + (size_t)(x % scale);
+			total += cuts[n++];
+		}
+		rec_init(&r);
+		check_full(&r, feed_cuts(&r, cuts, n));
+	}
+}
+
+TEST(decode_empty_feeds_change_nothing)
+{
+	build_full();
+	rec_init(&ref);
+	mig_dec_init(&dec, &ops, &ref);
+	CHECK_EQ(mig_dec_feed(&dec, sb, 0), 0);
+	CHECK_EQ(mig_dec_feed(&dec, sb, 40), 40);
+	CHECK_EQ(mig_dec_feed(&dec, sb + 40, 0), 0);
+	CHECK_EQ(ref.n, 0);
+	CHECK_EQ(mig_dec_feed(&dec, sb + 40, 40), 40);
+	CHECK_EQ(ref.n, 1);
+	CHECK_EQ(dec.status, MIG_DEC_OK);
+}
+
+TEST(decode_null_ops_accept_everything)
+{
+	build_full();
+	static const struct mig_dec_ops none;
+	mig_dec_init(&dec, &none, NULL);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), full_len);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	mig_dec_init(&dec, NULL, NULL);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), full_len);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	/* Only some callbacks set. */
+	struct mig_dec_ops some = { 0 };
+	some.round = cb_round;
+	some.go = cb_go;
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &some, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), full_len);
+	CHECK_EQ(r.n, 4);
+	CHECK_EQ(r.ev[2].a, 7);
+	CHECK_EQ(r.ev[3].type, 'G');
+}
+
+TEST(decode_truncated_stream_waits)
+{
+	build_full();
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, full_len - 1), full_len - 1);
+	CHECK_EQ(dec.status, MIG_DEC_OK); /* the caller decides what EOF now means */
+	CHECK_EQ(r.n, (int)ARRAY_SIZE(full_events) - 1);
+}
+
+/* ---- decoder: refusals ---- */
+
+/*
+ * sb[0..sl) must fail with exactly msg, having consumed exactly used bytes
+ * and seen nev events, fed whole and byte by byte alike; afterwards nothing
+ * more is consumed.
+ */
+static void refused(const char *msg, size_t used, int nev)
+{
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), used);
+	CHECK_EQ(dec.status, MIG_DEC_ERROR);
+	CHECK_STR_EQ(dec.error, msg);
+	CHECK_EQ(r.n, nev);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), 0);
+	CHECK_EQ(mig_dec_feed(&dec, (const u8 *)"\x05", 1), 0);
+	CHECK_EQ(dec.status, MIG_DEC_ERROR);
+	CHECK_STR_EQ(dec.error, msg);
+
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	size_t total = 0;
+	for (size_t i = 0; i < sl; i++)
+		total += mig_dec_feed(&dec, sb + i, 1);
+	CHECK_EQ(total, used);
+	CHECK_STR_EQ(dec.error, msg);
+	CHECK_EQ(r.n, nev);
+}
+
+static void s_header_patch(size_t off, const void *p, size_t n)
+{
+	s_start();
+	memcpy(sb + off, p, n);
+}
+
+TEST(refuse_bad_magic)
+{
+	s_start();
+	memcpy(sb, "GET / HT", 8);
+	refused("stream: byte 0: magic \"GET / HT\" is not \"TERNMIG1\" (not a Tern migration stream)",
+		8, 0);
+	s_start();
+	sb[7] = '2';
+	refused("stream: byte 0: magic \"TERNMIG2\" is not \"TERNMIG1\" (not a Tern migration stream)",
+		8, 0);
+	s_start();
+	sb[0] = 0;
+	sb[1] = '"';
+	refused("stream: byte 0: magic \"..RNMIG1\" is not \"TERNMIG1\" (not a Tern migration stream)",
+		8, 0);
+}
+
+TEST(refuse_header_fields)
+{
+	s_header_patch(8, "\x02\0\0\0", 4);
+	refused("stream: byte 8: version 2 (this end speaks 1)", 40, 0);
+	s_header_patch(12, "\x00\x20\0\0", 4);
+	refused("stream: byte 12: page size 8192 (expected 4096)", 40, 0);
+	s_header_patch(16, "\0\0\0\0\0\0\0\0", 8);
+	refused("stream: byte 16: RAM size 0 (a nonzero multiple of 4096, at most 68719476736)", 40, 0);
+	s_header_patch(16, "\x01\x10\0\0\0\0\0\0", 8);
+	refused("stream: byte 16: RAM size 4097 (a nonzero multiple of 4096, at most 68719476736)", 40,
+		0);
+	s_header_patch(16, "\0\x10\0\0\x10\0\0\0", 8);
+	refused("stream: byte 16: RAM size 68719480832 (a nonzero multiple of 4096, at most "
+		"68719476736)",
+		40, 0);
+	s_header_patch(32, "\x03\0\0\0", 4);
+	refused("stream: byte 32: unknown capabilities 0x2", 40, 0);
+	s_header_patch(36, "\x2c\0\0\0", 4);
+	refused("stream: byte 36: CPU fingerprint length 44 (expected 40)", 40, 0);
+	s_header_patch(68, "\x01\0\0\0", 4);
+	refused("stream: byte 68: CPU fingerprint reserved word 0x1 (must be 0)", 80, 0);
+}
+
+TEST(header_limits_accepted)
+{
+	/* The largest RAM, and the smallest. */
+	s_header_patch(16, "\0\0\0\0\x10\0\0\0", 8);
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), 80);
+	CHECK_EQ(dec.status, MIG_DEC_OK);
+	CHECK_EQ(dec.ram_size, MIG_RAM_MAX);
+	CHECK_EQ(r.n, 1);
+	CHECK_EQ(r.ev[0].ok, 1);
+	s_header_patch(16, "\0\x10\0\0\0\0\0\0", 8);
+	s_pages(1);
+	s_page(0, 3);
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), sl);
+	CHECK_EQ(r.n, 2);
+	CHECK_EQ(r.ev[1].type, 'F');
+}
+
+TEST(refuse_page_counts)
+{
+	s_start();
+	s_pages(0);
+	refused("stream: byte 81: page count 0 (1..64)", 83, 1);
+	s_start();
+	s_pages(65);
+	refused("stream: byte 81: page count 65 (1..64)", 83, 1);
+	/* 64 is fine. */
+	s_start();
+	s_pages(MIG_BATCH_MAX);
+	for (int i = 0; i < MIG_BATCH_MAX; i++)
+		s_page((u64)i, i);
+	s_round(1);
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), sl);
+	CHECK_EQ(dec.status, MIG_DEC_OK);
+	CHECK_EQ(r.n, 1 + MIG_BATCH_MAX + 1);
+	CHECK_EQ(r.ev[MIG_BATCH_MAX].a, MIG_BATCH_MAX - 1);
+	CHECK_EQ(r.ev[MIG_BATCH_MAX + 1].type, 'R');
+}
+
+TEST(refuse_gfn_outside_ram)
+{
+	s_start();
+	s_pages(2);
+	s_page(RAM_PAGES - 1, 1);
+	s_page(RAM_PAGES, 1);
+	/* 80 header, 3 PAGES, 10 first entry: the second gfn at 93. */
+	refused("stream: byte 93: gfn 0x40 outside RAM (64 pages)", 102, 2);
+	s_start();
+	s_pages(1);
+	s_page(~0ULL, -1);
+	refused("stream: byte 83: gfn 0xffffffffffffffff outside RAM (64 pages)", 92, 1);
+}
+
+TEST(refuse_page_kind)
+{
+	s_start();
+	s_pages(1);
+	s_page(4, 9);
+	sb[83 + 8] = 2;
+	refused("stream: byte 91: unknown page kind 2 (gfn 0x4)", 92, 1);
+}
+
+TEST(refuse_unknown_record)
+{
+	s_start();
+	s_round(1);
+	put("\x42", 1);
+	refused("stream: byte 85: unknown record type 0x42", 86, 2);
+	s_start();
+	put("\x00", 1);
+	refused("stream: byte 80: unknown record type 0x00", 81, 1);
+	/* A reply in the wrong direction. */
+	s_start();
+	put("\x81", 1);
+	refused("stream: byte 80: unknown record type 0x81", 81, 1);
+	/* A second header. */
+	s_start();
+	put(sb, 80);
+	refused("stream: byte 80: unknown record type 0x54", 81, 1);
+}
+
+TEST(refuse_section_length)
+{
+	s_start();
+	u8 b[13];
+	put(b, mig_enc_section_begin(b, MIG_SEC_CPU, 1, MIG_SECTION_MAX + 1));
+	refused("stream: byte 89: section 1 length 16385 (at most 16384)", 93, 1);
+	s_start();
+	put(b, mig_enc_section_begin(b, 9, 1, 0xffffffff));
+	refused("stream: byte 89: section 9 length 4294967295 (at most 16384)", 93, 1);
+}
+
+TEST(refuse_rounds_not_increasing)
+{
+	s_start();
+	s_round(0);
+	refused("stream: byte 81: round 0 (rounds start at 1)", 85, 1);
+	s_start();
+	s_round(3);
+	s_round(3);
+	refused("stream: byte 86: round 3 after round 3 (rounds must increase)", 90, 2);
+	s_start();
+	s_round(5);
+	s_round(4);
+	refused("stream: byte 86: round 4 after round 5 (rounds must increase)", 90, 2);
+}
+
+TEST(refuse_after_end)
+{
+	s_start();
+	s_end(false, 0);
+	s_pages(1);
+	refused("stream: byte 82: PAGES record after END (only GO may follow)", 83, 2);
+	s_start();
+	s_end(true, 1);
+	s_end(true, 1);
+	refused("stream: byte 90: END record after END (only GO may follow)", 91, 2);
+	s_start();
+	s_end(false, 0);
+	s_round(1);
+	refused("stream: byte 82: ROUND record after END (only GO may follow)", 83, 2);
+	s_start();
+	s_end(false, 0);
+	s_section(1, 1, 0);
+	refused("stream: byte 82: SECTION record after END (only GO may follow)", 83, 2);
+	s_start();
+	s_end(false, 0);
+	put("\x99", 1);
+	refused("stream: byte 82: unknown record type 0x99 after END (only GO may follow)", 83, 2);
+	s_start();
+	put("\x04\x02", 2);
+	refused("stream: byte 81: END digest flag 2 (0 or 1)", 82, 1);
+}
+
+TEST(refuse_go_before_end)
+{
+	s_start();
+	s_round(1);
+	s_go();
+	refused("stream: byte 85: GO before END", 86, 2);
+}
+
+TEST(end_without_digest_then_go)
+{
+	s_start();
+	s_end(false, 0);
+	s_go();
+	put("\x05\x05", 2);
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), 83);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	CHECK_EQ(r.n, 3);
+	CHECK_EQ(r.ev[1].type, 'E');
+	CHECK_EQ(r.ev[1].a, 0);
+	CHECK_EQ(r.ev[1].b, 0);
+	CHECK_EQ(r.ev[2].type, 'G');
+}
+
+TEST(callback_refusal_stops_with_its_reason)
+{
+	build_full();
+	for (int at = 0; at < (int)ARRAY_SIZE(full_events); at++) {
+		struct rec r;
+		rec_init(&r);
+		r.fail_at = at;
+		mig_dec_init(&dec, &ops, &r);
+		size_t used = mig_dec_feed(&dec, sb, sl);
+		CHECK(used < sl);
+		CHECK_EQ(dec.status, MIG_DEC_ERROR);
+		char want[64];
+		snprintf(want, sizeof(want), "test: refusing event %d", at);
+		CHECK_STR_EQ(dec.error, want);
+		CHECK_EQ(r.n, at + 1);
+		CHECK_EQ(mig_dec_feed(&dec, sb + used, sl - used), 0);
+		CHECK_EQ(r.n, at + 1);
+	}
+}
+
+TEST(callback_refusal_without_reason)
+{
+	build_full();
+	struct rec r;
+	rec_init(&r);
+	r.fail_at = 3; /* the fill of gfn 1: its byte at 80 + 5 + 3 + 4105 + 9 */
+	r.silent = true;
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), 80 + 5 + 3 + 4105 + 10);
+	CHECK_STR_EQ(dec.error, "stream: byte 4202: page refused by the receiver");
+	rec_init(&r);
+	r.fail_at = 0;
+	r.silent = true;
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), 80);
+	CHECK_STR_EQ(dec.error, "stream: byte 0: header refused by the receiver");
+}
+
+/* ---- replies ---- */
+
+static struct mig_reply_dec rd;
+
+TEST(replies_in_one_buffer)
+{
+	u8 b[64];
+	size_t n = 0, used;
+	char reason[MIG_REASON_MAX + 1];
+	n += mig_enc_accept(b + n);
+	n += mig_enc_refuse(b + n, "cpu: no");
+	n += mig_enc_ack(b + n);
+	n += mig_enc_refuse(b + n, "");
+	mig_reply_init(&rd);
+	CHECK_EQ(mig_reply_feed(&rd, b, n, &used, reason, sizeof(reason)), MIG_REPLY_ACCEPT);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(mig_reply_feed(&rd, b + 1, n - 1, &used, reason, sizeof(reason)), MIG_REPLY_REFUSE);
+	CHECK_EQ(used, 10);
+	CHECK_STR_EQ(reason, "cpu: no");
+	CHECK_EQ(mig_reply_feed(&rd, b + 11, n - 11, &used, reason, sizeof(reason)), MIG_REPLY_ACK);
+	CHECK_EQ(used, 1);
+	CHECK_EQ(mig_reply_feed(&rd, b + 12, n - 12, &used, reason, sizeof(reason)), MIG_REPLY_REFUSE);
+	CHECK_EQ(used, 3);
+	CHECK_STR_EQ(reason, "");
+	CHECK_EQ(mig_reply_feed(&rd, b + 15, 0, &used, reason, sizeof(reason)), MIG_REPLY_NONE);
+	CHECK_EQ(used, 0);
+}
+
+TEST(reply_split_at_every_byte)
+{
+	u8 b[3 + MIG_REASON_MAX];
+	char msg[MIG_REASON_MAX + 1], reason[MIG_REASON_MAX + 1];
+	for (int i = 0; i < MIG_REASON_MAX; i++)
+		msg[i] = (char)('a' + i % 26);
+	msg[MIG_REASON_MAX] = '\0';
+	size_t n = mig_enc_refuse(b, msg);
+	CHECK_EQ(n, 3 + MIG_REASON_MAX);
+	for (size_t cut = 0; cut <= n; cut++) {
+		size_t used;
+		mig_reply_init(&rd);
+		enum mig_reply_kind k = mig_reply_feed(&rd, b, cut, &used, reason, sizeof(reason));
+		if (cut < n) {
+			CHECK_EQ(k, MIG_REPLY_NONE);
+			CHECK_EQ(used, cut);
+			k = mig_reply_feed(&rd, b + cut, n - cut, &used, reason, sizeof(reason));
+			CHECK_EQ(used, n - cut);
+		}
+		CHECK_EQ(k, MIG_REPLY_REFUSE);
+		CHECK_STR_EQ(reason, msg);
+	}
+	/* Byte by byte. */
+	mig_reply_init(&rd);
+	for (size_t i = 0; i < n; i++) {
+		size_t used;
+		enum mig_reply_kind k = mig_reply_feed(&rd, b + i, 1, &used, reason, sizeof(reason));
+		CHECK_EQ(used, 1);
+		CHECK_EQ(k, i + 1 < n ? MIG_REPLY_NONE : MIG_REPLY_REFUSE);
+	}
+	CHECK_STR_EQ(reason, msg);
+}
+
+TEST(reply_reason_sanitized_and_cut)
+{
+	u8 b[32];
+	size_t used;
+	char reason[8];
+	size_t n = mig_enc_refuse(b, "a\tb\x1b[2Jc\x7f\xff");
+	mig_reply_init(&rd);
+	char big[64];
+	CHECK_EQ(mig_reply_feed(&rd, b, n, &used, big, sizeof(big)), MIG_REPLY_REFUSE);
+	CHECK_STR_EQ(big, "a?b?[2Jc??");
+	mig_reply_init(&rd);
+	CHECK_EQ(mig_reply_feed(&rd, b, n, &used, reason, sizeof(reason)), MIG_REPLY_REFUSE);
+	CHECK_STR_EQ(reason, "a?b?[2J");
+	CHECK_EQ(used, n);
+	/* No room for a reason at all. */
+	mig_reply_init(&rd);
+	CHECK_EQ(mig_reply_feed(&rd, b, n, &used, NULL, 0), MIG_REPLY_REFUSE);
+	/* A NUL inside the reason does not end it early for the decoder. */
+	mig_reply_init(&rd);
+	CHECK_EQ(mig_reply_feed(&rd, (const u8 *)"\x82\x03\x00x\0y\x83", 7, &used, big, sizeof(big)),
+		 MIG_REPLY_REFUSE);
+	CHECK_EQ(used, 6);
+	CHECK_STR_EQ(big, "x?y");
+}
+
+TEST(reply_bad_bytes)
+{
+	size_t used;
+	char reason[MIG_REASON_MAX + 1];
+	mig_reply_init(&rd);
+	CHECK_EQ(mig_reply_feed(&rd, (const u8 *)"\x81\x83\x05\x81", 4, &used, reason, sizeof(reason)),
+		 MIG_REPLY_ACCEPT);
+	CHECK_EQ(mig_reply_feed(&rd, (const u8 *)"\x83\x05\x81", 3, &used, reason, sizeof(reason)),
+		 MIG_REPLY_ACK);
+	CHECK_EQ(mig_reply_feed(&rd, (const u8 *)"\x05\x81", 2, &used, reason, sizeof(reason)),
+		 MIG_REPLY_BAD);
+	CHECK_EQ(used, 1);
+	CHECK_STR_EQ(reason, "reply: byte 2: unknown reply type 0x05");
+	/* Dead from here on: nothing consumed, the same description. */
+	reason[0] = 'x';
+	CHECK_EQ(mig_reply_feed(&rd, (const u8 *)"\x81", 1, &used, reason, sizeof(reason)),
+		 MIG_REPLY_BAD);
+	CHECK_EQ(used, 0);
+	CHECK_STR_EQ(reason, "reply: byte 2: unknown reply type 0x05");
+
+	/* A reason longer than MIG_REASON_MAX. */
+	mig_reply_init(&rd);
+	CHECK_EQ(mig_reply_feed(&rd, (const u8 *)"\x83\x82\xc9\x00zz", 6, &used, reason, sizeof(reason)),
+		 MIG_REPLY_ACK);
+	CHECK_EQ(mig_reply_feed(&rd, (const u8 *)"\x82\xc9\x00zz", 5, &used, reason, sizeof(reason)),
+		 MIG_REPLY_BAD);
+	CHECK_EQ(used, 3);
+	CHECK_STR_EQ(reason, "reply: byte 2: REFUSE reason length 201 (at most 200)");
+	/* Exactly MIG_REASON_MAX is fine (reply_split_at_every_byte). */
+}
+
+/* ---- the destination's checks ---- */
+
+TEST(fp_check_subset)
+{
+	struct mig_cpu_fp g = hdr(4096).fp, h = g;
+	char why[128] = "";
+	CHECK_EQ(mig_fp_check(&g, &h, why, sizeof(why)), 0);
+	/* The host may offer more. */
+	h.leaf7_ebx |= 0x80000000;
+	h.xcr0_mask |= 0xe0;
+	CHECK_EQ(mig_fp_check(&g, &h, why, sizeof(why)), 0);
+	/* The guest's reserved word is no feature. */
+	g.pad = 0xffffffff;
+	CHECK_EQ(mig_fp_check(&g, &h, why, sizeof(why)), 0);
+	CHECK_EQ(mig_fp_check(&(struct mig_cpu_fp){ 0 }, &(struct mig_cpu_fp){ 0 }, why, sizeof(why)),
+		 0);
+}
+
+TEST(fp_check_names_leaf_and_bits)
+{
+	struct mig_cpu_fp g = hdr(4096).fp, h = g;
+	char why[128];
+	h.leaf7_ebx &= ~0x20u;
+	g.leaf7_ebx |= 0x20;
+	CHECK_EQ(mig_fp_check(&g, &h, why, sizeof(why)), -1);
+	CHECK_STR_EQ(why, "cpu: leaf 7 EBX lacks bits 0x20 the guest was shown");
+
+	static const struct {
+		size_t off;
+		const char *msg;
+	} cases[] = {
+		{ offsetof(struct mig_cpu_fp, leaf1_ecx), "cpu: leaf 1 ECX lacks bits 0x80000001 the guest was shown" },
+		{ offsetof(struct mig_cpu_fp, leaf1_edx), "cpu: leaf 1 EDX lacks bits 0x80000001 the guest was shown" },
+		{ offsetof(struct mig_cpu_fp, leaf7_ebx), "cpu: leaf 7 EBX lacks bits 0x80000001 the guest was shown" },
+		{ offsetof(struct mig_cpu_fp, leaf7_ecx), "cpu: leaf 7 ECX lacks bits 0x80000001 the guest was shown" },
+		{ offsetof(struct mig_cpu_fp, leaf7_edx), "cpu: leaf 7 EDX lacks bits 0x80000001 the guest was shown" },
+		{ offsetof(struct mig_cpu_fp, ext1_ecx), "cpu: leaf 0x80000001 ECX lacks bits 0x80000001 the guest was shown" },
+		{ offsetof(struct mig_cpu_fp, ext1_edx), "cpu: leaf 0x80000001 EDX lacks bits 0x80000001 the guest was shown" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct mig_cpu_fp gg, hh;
+		memset(&gg, 0, sizeof(gg));
+		memset(&hh, 0xff, sizeof(hh));
+		u32 all = 0xffffffff, lacking = 0x7ffffffe;
+		memcpy((u8 *)&gg + cases[i].off, &all, 4);
+		memcpy((u8 *)&hh + cases[i].off, &lacking, 4);
+		CHECK_EQ(mig_fp_check(&gg, &hh, why, sizeof(why)), -1);
+		CHECK_STR_EQ(why, cases[i].msg);
+		memcpy((u8 *)&hh + cases[i].off, &all, 4);
+		CHECK_EQ(mig_fp_check(&gg, &hh, why, sizeof(why)), 0);
+	}
+
+	g = h = hdr(4096).fp;
+	h.xcr0_mask = 0x7;
+	g.xcr0_mask = 0xe7;
+	CHECK_EQ(mig_fp_check(&g, &h, why, sizeof(why)), -1);
+	CHECK_STR_EQ(why, "cpu: XCR0 lacks bits 0xe0 the guest may enable");
+	CHECK_EQ(mig_fp_check(&g, &h, NULL, 0), -1);
+}
+
+TEST(tsc_check_250_ppm_boundary)
+{
+	char why[200] = "";
+	const u64 src = 4000000000ULL; /* 250 ppm of it: exactly 1000000 Hz */
+	CHECK_EQ(mig_tsc_check(src, src, why, sizeof(why)), 0);
+	CHECK_EQ(mig_tsc_check(src, src + 1000000, why, sizeof(why)), 0);
+	CHECK_EQ(mig_tsc_check(src, src - 1000000, why, sizeof(why)), 0);
+	CHECK_EQ(mig_tsc_check(src, src + 1000001, why, sizeof(why)), -1);
+	CHECK_STR_EQ(why, "tsc: source 4000000000 Hz, this host 4001000001 Hz: 1000001 Hz apart, "
+			  "more than 250 ppm (1000000 Hz; Tern cannot scale the TSC)");
+	CHECK_EQ(mig_tsc_check(src, src - 1000001, why, sizeof(why)), -1);
+	CHECK_STR_EQ(why, "tsc: source 4000000000 Hz, this host 3998999999 Hz: 1000001 Hz apart, "
+			  "more than 250 ppm (1000000 Hz; Tern cannot scale the TSC)");
+	CHECK_EQ(mig_tsc_check(3000000000ULL, 3001000000ULL, why, sizeof(why)), -1);
+	CHECK_STR_EQ(why, "tsc: source 3000000000 Hz, this host 3001000000 Hz: 1000000 Hz apart, "
+			  "more than 250 ppm (750000 Hz; Tern cannot scale the TSC)");
+	CHECK_EQ(mig_tsc_check(0, src, why, sizeof(why)), -1);
+	CHECK_STR_EQ(why, "tsc: rate unknown (source 0 Hz, this host 4000000000 Hz)");
+	CHECK_EQ(mig_tsc_check(src, 0, why, sizeof(why)), -1);
+	CHECK_EQ(mig_tsc_check(1, ~0ULL, NULL, 0), -1);
+	CHECK_EQ(mig_tsc_check(~0ULL, ~0ULL, NULL, 0), 0);
+	CHECK_EQ(mig_tsc_check(1, ~0ULL, why, sizeof(why)), -1);
+}
