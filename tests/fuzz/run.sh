@@ -58,8 +58,9 @@ T[fuzz_netcon_session]="fuzz_netcon_session.c|net/netcon_session.c hv/console_cm
 T[fuzz_lwip_input]="fuzz_lwip_input.c|$NET_SRCS|LWIP|16384"
 T[fuzz_lwip_dhcp]="fuzz_lwip_input.c|$NET_SRCS|LWIP -DFUZZ_DHCP|16384"
 T[fuzz_tls_server]="fuzz_tls_server.c||MBEDTLS|16384"
+T[fuzz_mig_stream]="fuzz_mig_stream.c|migrate/stream.c||24576"
 ORDER="fuzz_console fuzz_cmdline fuzz_mb2 fuzz_elf fuzz_e1000_rx fuzz_e1000_regs fuzz_netcon_session \
-       fuzz_lwip_input fuzz_lwip_dhcp fuzz_tls_server"
+       fuzz_lwip_input fuzz_lwip_dhcp fuzz_tls_server fuzz_mig_stream"
 TARGETS=${*:-$ORDER}
 for t in $TARGETS; do
     [ -n "${T[$t]:-}" ] || { echo "unknown target $t (targets: $ORDER)" >&2; exit 2; }
