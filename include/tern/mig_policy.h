@@ -81,6 +81,22 @@ struct mig_policy {
 	u32 nr_history;
 };
 
+/* expected_downtime_ms while no bandwidth has been measured yet. */
+#define MIG_DOWNTIME_UNKNOWN (~0ULL)
+/*
+ * Tuning of migrate/policy.c (the rules are spelled out there):
+ * bandwidth is measured over the last MIG_BW_WINDOW rounds that sent bytes;
+ * auto-converge aims the guest's dirty rate at MIG_AC_TARGET_PCT % of the
+ * bandwidth (the dirty set then at least halves each round) and, once on,
+ * raises the throttle by at least MIG_THROTTLE_STEP points per round that
+ * did not shrink the dirty set. N2 counts losing rounds in total, not in a
+ * row; n2_rounds or n3_rounds 0 turns that rule off.
+ */
+#define MIG_BW_WINDOW 2
+#define MIG_AC_TARGET_PCT 50
+#define MIG_THROTTLE_STEP 10
+
+/* params NULL: mig_params_default. */
 void mig_policy_init(struct mig_policy *p, const struct mig_params *params);
 /*
  * A round ended with r; pending_pages will be sent next (the dirty set).
