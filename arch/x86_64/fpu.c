@@ -3,7 +3,9 @@
  * supports and the guest with the XCR0 it set through XSETBV. Without
  * XSAVE, FXSAVE/FXRSTOR do the same for x87+SSE. Eager switching on every
  * exit costs a few hundred cycles and keeps the rules simple; lazy switching
- * can come once exits are measured to matter.
+ * can come once exits are measured to matter. The guest area is always in
+ * the standard (non-compacted) format, XSAVE not XSAVEC/XSAVES: it is what
+ * a vCPU state carries (vcpu_state.c) and what any XRSTOR reads back.
  */
 #include <string.h>
 #include "cpu.h"
@@ -11,9 +13,25 @@
 
 static bool have_xsave;
 static u64 host_xcr0;
+static u32 xsave_size = 576; /* legacy region + header: all FXSAVE has */
+static u32 mxcsr_mask = 0xffbf;
 
 bool fpu_has_xsave(void) { return have_xsave; }
 u64 fpu_xcr0_supported(void) { return host_xcr0; }
+u32 fpu_xsave_size(void) { return xsave_size; }
+u32 fpu_mxcsr_mask(void) { return mxcsr_mask; }
+
+/* MXCSR_MASK from an FXSAVE image (bytes 28-31); 0 means the default 0xFFBF. */
+static void probe_mxcsr_mask(void)
+{
+	static struct fpu_area probe;
+	u32 m;
+	memset(&probe, 0, sizeof(probe));
+	asm volatile("fxsave64 %0" : "+m"(probe));
+	memcpy(&m, probe.data + 28, sizeof(m));
+	if (m)
+		mxcsr_mask = m;
+}
 
 void fpu_host_init(void)
 {
@@ -28,8 +46,24 @@ void fpu_host_init(void)
 		cpuid(0xd, 0, &a, &b, &c, &d);
 		host_xcr0 = a & (XCR0_X87 | XCR0_SSE | XCR0_AVX);
 		xsetbv(0, host_xcr0);
+		cpuid(0xd, 0, &a, &b, &c, &d); /* EBX: the area for the XCR0 now set */
+		xsave_size = b;
 	}
 	asm volatile("fninit");
+	probe_mxcsr_mask();
+}
+
+void fpu_legacy_apply_xstate_bv(struct fpu_area *a, u64 xstate_bv)
+{
+	if (!(xstate_bv & XCR0_X87)) {
+		/* x87 initial state: FCW 0x37F, everything else 0 (FTW 0 = all empty). */
+		u16 fcw = 0x37f;
+		memset(a->data, 0, 24);
+		memset(a->data + 32, 0, 128);
+		memcpy(a->data, &fcw, sizeof(fcw));
+	}
+	if (!(xstate_bv & XCR0_SSE))
+		memset(a->data + 160, 0, 256); /* XMM0-15; MXCSR stays live */
 }
 
 void fpu_guest_reset(struct fpu_area *guest)

@@ -9,7 +9,6 @@
 #include "cpu.h"
 #include "vmcs.h"
 #include "vmx.h"
-#include "vmx_ctl.h"
 
 #define GPTE_P 1ULL
 #define GPTE_W 2ULL
@@ -62,17 +61,10 @@ void arch_vcpu_reset(struct vcpu *vcpu, u64 rip)
 	av->xcr0 = 1;
 	fpu_guest_reset(&av->guest_fpu);
 
-	u64 cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-	u64 cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-	/* Bits Tern owns: mode switches (PE, PG), caching (CD, NW), and NE and
-	 * VMXE which VMX forces on; the guest reads its own view from the shadow. */
-	vmcs_write(CR0_GUEST_HOST_MASK, CR0_PE | CR0_PG | CR0_CD | CR0_NW | CR0_NE | 0xffffffff00000000ULL);
-	vmcs_write(CR4_GUEST_HOST_MASK, CR4_VMXE | vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1);
-	vmcs_write(CR0_READ_SHADOW, cr0);
-	vmcs_write(CR4_READ_SHADOW, cr4);
-	vmcs_write(GUEST_CR0, vmx_cr_fix(cr0, vmx_caps.cr0_fixed0, vmx_caps.cr0_fixed1, CR0_PE | CR0_PG));
+	vmcs_load(av->vmcs_pa);
+	vmx_guest_cr_write(CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG,
+			   CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT);
 	vmcs_write(GUEST_CR3, TERN_GUEST_PML4);
-	vmcs_write(GUEST_CR4, vmx_cr_fix(cr4, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1, 0));
 	vmcs_write(GUEST_EFER, EFER_LME | EFER_LMA | EFER_NXE);
 	vmcs_write(ENTRY_CONTROLS, vmx_caps.entry | ENTRY_GUEST_64);
 
@@ -94,6 +86,9 @@ void arch_vcpu_reset(struct vcpu *vcpu, u64 rip)
 	vmcs_write(GUEST_RFLAGS, 0x2);
 	vmcs_write(GUEST_DR7, 0x400);
 	vmcs_write(GUEST_DEBUGCTL, 0);
+	/* STAR..TSC_AUX and DR0-3/DR6 live in hardware (vcpu_state.c). The TSC
+	 * is not reset: it keeps counting (docs/guest-abi.md). */
+	vmx_guest_hw_regs_reset();
 	vmcs_write(GUEST_PAT, GUEST_PAT_RESET);
 	vmcs_write(GUEST_SYSENTER_CS, 0);
 	vmcs_write(GUEST_SYSENTER_ESP, 0);

@@ -48,6 +48,11 @@ u64 arch_time_ns(void)
 	return (u64)(((unsigned __int128)(rdtsc() - tsc_at_boot) * ns_mult) >> 32);
 }
 
+u64 arch_tsc_hz(void)
+{
+	return tsc_hz;
+}
+
 u64 time_ns_to_tsc(u64 ns)
 {
 	return (u64)(((unsigned __int128)ns * tsc_hz) / 1000000000ULL);

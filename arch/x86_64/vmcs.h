@@ -87,6 +87,7 @@ enum vmcs_field {
 #define PIN_PREEMPT_TIMER (1u << 6)
 /* Primary processor-based controls (SDM 24.6.2) */
 #define PROC_INTR_WINDOW_EXIT (1u << 2)
+#define PROC_TSC_OFFSET (1u << 3)
 #define PROC_HLT_EXIT (1u << 7)
 #define PROC_INVLPG_EXIT (1u << 9)
 #define PROC_MWAIT_EXIT (1u << 10)
@@ -109,6 +110,7 @@ enum vmcs_field {
 #define PROC2_PML (1u << 17)
 #define PROC2_XSAVES (1u << 20)
 /* VM-exit controls (SDM 24.7.1) */
+#define EXIT_SAVE_DEBUG (1u << 2)
 #define EXIT_HOST_64 (1u << 9)
 #define EXIT_ACK_INTR (1u << 15)
 #define EXIT_SAVE_PAT (1u << 18)
@@ -116,6 +118,7 @@ enum vmcs_field {
 #define EXIT_SAVE_EFER (1u << 20)
 #define EXIT_LOAD_EFER (1u << 21)
 /* VM-entry controls (SDM 24.8.1) */
+#define ENTRY_LOAD_DEBUG (1u << 2)
 #define ENTRY_GUEST_64 (1u << 9)
 #define ENTRY_LOAD_PAT (1u << 14)
 #define ENTRY_LOAD_EFER (1u << 15)

@@ -71,11 +71,14 @@ static int probe_controls(char *why, size_t len)
 		return fail(why, len, "VMX preemption timer or NMI exiting not available", missing);
 	if (vmx_ctl_adjust(rdmsr(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED),
 			   PROC_HLT_EXIT | PROC_UNCOND_IO_EXIT | PROC_USE_MSR_BITMAPS |
-			   PROC_MWAIT_EXIT | PROC_MONITOR_EXIT | PROC_SECONDARY, 0,
+			   PROC_MWAIT_EXIT | PROC_MONITOR_EXIT | PROC_SECONDARY, PROC_TSC_OFFSET,
 			   &c->proc, &missing))
 		return fail(why, len, "VMX processor controls not available", missing);
 	if (c->proc & (PROC_CR3_LOAD_EXIT | PROC_CR3_STORE_EXIT))
 		return fail(why, len, "CR3 exiting cannot be turned off", 0);
+	/* vcpu_state.c relies on DR0-3/DR6 staying live in hardware for the guest. */
+	if (c->proc & PROC_MOV_DR_EXIT)
+		return fail(why, len, "MOV-DR exiting cannot be turned off", 0);
 	if (vmx_ctl_adjust(rdmsr(MSR_VMX_PROCBASED2), PROC2_EPT | PROC2_UNRESTRICTED,
 			   PROC2_VPID | PROC2_RDTSCP | PROC2_INVPCID, &c->proc2, &missing)) {
 		if (missing & PROC2_EPT)
@@ -84,10 +87,10 @@ static int probe_controls(char *why, size_t len)
 	}
 	if (vmx_ctl_adjust(rdmsr(true_ctls ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT),
 			   EXIT_HOST_64 | EXIT_ACK_INTR | EXIT_SAVE_EFER | EXIT_LOAD_EFER |
-			   EXIT_SAVE_PAT | EXIT_LOAD_PAT, 0, &c->exit, &missing))
+			   EXIT_SAVE_PAT | EXIT_LOAD_PAT | EXIT_SAVE_DEBUG, 0, &c->exit, &missing))
 		return fail(why, len, "VMX exit controls not available", missing);
 	if (vmx_ctl_adjust(rdmsr(true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY),
-			   ENTRY_LOAD_EFER | ENTRY_LOAD_PAT, 0, &c->entry, &missing))
+			   ENTRY_LOAD_EFER | ENTRY_LOAD_PAT | ENTRY_LOAD_DEBUG, 0, &c->entry, &missing))
 		return fail(why, len, "VMX entry controls not available", missing);
 
 	c->ept_vpid = rdmsr(MSR_VMX_EPT_VPID_CAP);
@@ -140,6 +143,8 @@ int arch_virt_init(struct pmm *pmm, char *why, size_t why_len)
 	hv_printf("tern: VMX on: EPT%s, unrestricted guest, VPID %s, preemption timer (TSC/%u)\n",
 		  vmx_caps.ept_ad ? " with A/D bits" : "", vmx_caps.vpid ? "yes" : "no",
 		  1u << vmx_caps.preempt_shift);
+	if (!(vmx_caps.proc & PROC_TSC_OFFSET))
+		hv_printf("tern: TSC offsetting not available: guests read the host's TSC\n");
 	if (vmx_caps.pml)
 		hv_printf("tern: PML available\n");
 	else
@@ -156,7 +161,9 @@ int arch_vm_init(struct vm *vm, struct pmm *pmm)
 	return ept_build(vm, pmm);
 }
 
-/* MSRs the guest owns outright: the host never uses them (SYSCALL, swapgs). */
+/* MSRs the guest owns outright: the host never uses them (SYSCALL, swapgs),
+ * so the hardware holds the guest's values while Tern runs. vcpu_state.c
+ * saves, loads and resets them with the rest of the vCPU: keep it in step. */
 static const u32 passthrough_msrs[] = {
 	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
 };
@@ -230,6 +237,9 @@ int arch_vcpu_init(struct vcpu *vcpu, struct pmm *pmm)
 	vmcs_write(EXIT_MSR_LOAD_COUNT, 0);
 	vmcs_write(ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(ENTRY_INTR_INFO, 0);
+	/* The guest TSC starts as the host's (offset 0); see docs/guest-abi.md. */
+	vmcs_write(TSC_OFFSET, 0);
+	av->tsc_offset = 0;
 	vmcs_write(MSR_BITMAP, bitmap_pa);
 	vmcs_write(EPT_POINTER, ((struct arch_vm *)vcpu->vm->arch)->eptp);
 	if (vmx_caps.vpid)

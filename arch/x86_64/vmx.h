@@ -42,6 +42,7 @@ struct arch_vcpu {
 	u64 vmcs_pa;
 	u64 msr_bitmap_pa;
 	u64 xcr0;
+	u64 tsc_offset; /* guest TSC = host TSC + this (the VMCS TSC_OFFSET, when offsetting is on) */
 	u32 proc_ctls; /* primary controls as last written: skip rewriting them */
 	bool launched;
 	/* The last exit, for handlers and dumps. */
@@ -74,5 +75,20 @@ void dirty_pml_full(struct vcpu *vcpu);
 
 /* guest_boot.c */
 void guest_boot_write(struct vm *vm);
+
+/* vmx_exit.c: what CPUID shows the guest (guest_cr4 decides OSXSAVE). */
+void vmx_cpuid_filter(u32 leaf, u32 sub, u64 guest_cr4, u32 *a, u32 *b, u32 *c, u32 *d);
+
+/* vcpu_state.c */
+/* The passed-through MSRs and DR0-3/DR6, live in hardware, to their reset values. */
+void vmx_guest_hw_regs_reset(void);
+/* CR0/CR4 as the guest sees them: guest/host masks, read shadows, real registers. */
+void vmx_guest_cr_write(u64 cr0, u64 cr4);
+/*
+ * Save, load that back, save again and compare (all but the TSC, which
+ * moves; the guest's TSC is left as it was). 0, or -1 with the reason.
+ * For the migration engine and tests; the VM must be out of the guest.
+ */
+int arch_vcpu_selftest(struct vcpu *vcpu, char *why, size_t len);
 
 #endif

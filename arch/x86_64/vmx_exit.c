@@ -114,13 +114,13 @@ static enum exit_action handle_intr_window(struct vcpu *vcpu)
 	return EXIT_RESUME;
 }
 
-static void filter_cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
+void vmx_cpuid_filter(u32 leaf, u32 sub, u64 guest_cr4, u32 *a, u32 *b, u32 *c, u32 *d)
 {
 	switch (leaf) {
 	case 1:
 		*c &= ~((1u << 3) | (1u << 5) | (1u << 6) | (1u << 21) | (1u << 24) | (1u << 27));
 		*c |= 1u << 31; /* running on a hypervisor */
-		if (vmcs_read(GUEST_CR4) & CR4_OSXSAVE)
+		if (guest_cr4 & CR4_OSXSAVE)
 			*c |= 1u << 27;
 		*b &= 0x00ffffff; /* APIC ID 0 */
 		break;
@@ -155,7 +155,7 @@ static enum exit_action handle_cpuid(struct vcpu *vcpu)
 	struct guest_regs *r = &vcpu->arch->regs;
 	u32 leaf = (u32)r->rax, sub = (u32)r->rcx, a, b, c, d;
 	cpuid(leaf, sub, &a, &b, &c, &d);
-	filter_cpuid(leaf, sub, &a, &b, &c, &d);
+	vmx_cpuid_filter(leaf, sub, vmcs_read(GUEST_CR4), &a, &b, &c, &d);
 	r->rax = a;
 	r->rbx = b;
 	r->rcx = c;
@@ -271,7 +271,7 @@ static enum exit_action handle_io(struct vcpu *vcpu)
 }
 
 /* MSRs a guest may read; false = #GP. */
-static bool msr_read(u32 msr, u64 *v)
+static bool msr_read(struct vcpu *vcpu, u32 msr, u64 *v)
 {
 	switch (msr) {
 	case MSR_EFER: *v = vmcs_read(GUEST_EFER); return true;
@@ -281,7 +281,7 @@ static bool msr_read(u32 msr, u64 *v)
 	case MSR_SYSENTER_CS: *v = vmcs_read(GUEST_SYSENTER_CS); return true;
 	case MSR_SYSENTER_ESP: *v = vmcs_read(GUEST_SYSENTER_ESP); return true;
 	case MSR_SYSENTER_EIP: *v = vmcs_read(GUEST_SYSENTER_EIP); return true;
-	case MSR_TSC: *v = rdtsc(); return true;
+	case MSR_TSC: *v = arch_vcpu_get_tsc(vcpu); return true; /* as RDTSC reads it */
 	case MSR_APIC_BASE: *v = 0xfee00000ULL | (1u << 8); return true; /* BSP, APIC disabled */
 	case MSR_MISC_ENABLE: *v = 1; return true;                       /* fast strings */
 	case MSR_MTRRCAP: *v = 0; return true;
@@ -289,7 +289,7 @@ static bool msr_read(u32 msr, u64 *v)
 	}
 }
 
-static bool msr_write(u32 msr, u64 v)
+static bool msr_write(struct vcpu *vcpu, u32 msr, u64 v)
 {
 	switch (msr) {
 	case MSR_EFER: {
@@ -317,6 +317,7 @@ static bool msr_write(u32 msr, u64 v)
 	case MSR_SYSENTER_CS: vmcs_write(GUEST_SYSENTER_CS, v); return true;
 	case MSR_SYSENTER_ESP: vmcs_write(GUEST_SYSENTER_ESP, v); return true;
 	case MSR_SYSENTER_EIP: vmcs_write(GUEST_SYSENTER_EIP, v); return true;
+	case MSR_TSC: arch_vcpu_set_tsc(vcpu, v); return true; /* through the TSC offset */
 	default: return false;
 	}
 }
@@ -325,7 +326,7 @@ static enum exit_action handle_rdmsr(struct vcpu *vcpu)
 {
 	struct guest_regs *r = &vcpu->arch->regs;
 	u64 v;
-	if (!msr_read((u32)r->rcx, &v)) {
+	if (!msr_read(vcpu, (u32)r->rcx, &v)) {
 		vmx_inject_exception(VEC_GP, true, 0);
 		return EXIT_RESUME;
 	}
@@ -339,7 +340,7 @@ static enum exit_action handle_wrmsr(struct vcpu *vcpu)
 {
 	struct guest_regs *r = &vcpu->arch->regs;
 	u64 v = (r->rdx << 32) | (u32)r->rax;
-	if (!msr_write((u32)r->rcx, v)) {
+	if (!msr_write(vcpu, (u32)r->rcx, v)) {
 		vmx_inject_exception(VEC_GP, true, 0);
 		return EXIT_RESUME;
 	}

@@ -73,6 +73,7 @@ struct vcpu_caps {
 	u64 xcr0_supported;         /* XCR0 bits the host offers guests */
 	u32 xsave_max;              /* XSAVE area size for xcr0_supported */
 	u8 maxphyaddr;              /* physical-address width (CR3 reserved bits) */
+	u32 mxcsr_mask;             /* MXCSR bits XRSTOR accepts (FXSAVE's MXCSR_MASK); 0 = 0xFFBF */
 };
 
 /*
