@@ -101,9 +101,9 @@ enum mig_clock_verdict mig_clock_step(struct mig_clock *c, u64 now, u64 bound);
 #ifndef TERN_HOST_TEST
 
 /* Largest accepted step between two consecutive readings of either clock. */
-#define MIG_CLOCK_BOUND_NS 2000000000ull /* 2 s of guest time */
+#define MIG_CLOCK_BOUND_NS 2000000000ul /* 2 s of guest time */
 #define MIG_TIMER_VEC 0x41                /* the vector mig_sleep_ns arms */
-#define MIG_PROGRESS_NS 1000000000ull     /* progress lines at most once per guest second */
+#define MIG_PROGRESS_NS 1000000000ul     /* progress lines at most once per guest second */
 
 /*
  * Calibrate the TSC against TIME_NS (20 ms) and take the first readings of
