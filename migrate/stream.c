@@ -377,7 +377,12 @@ static int dec_verdict(struct mig_dec *d, int rc, u64 at, const char *what)
 	}
 	if (!d->error[0])
 		return dec_fail(d, at, "%s refused by the receiver", what);
+	/* One printable line, whatever the callback wrote: it goes to a log
+	 * and, in REFUSE, to the other end. */
 	d->error[sizeof(d->error) - 1] = '\0';
+	for (char *c = d->error; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	d->status = MIG_DEC_ERROR;
 	return -1;
 }

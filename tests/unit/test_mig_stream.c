@@ -849,6 +849,24 @@ TEST(callback_refusal_without_reason)
 	CHECK_STR_EQ(dec.error, "stream: byte 0: header refused by the receiver");
 }
 
+static int cb_round_multiline(void *ctx, u32 round, char *why, size_t len)
+{
+	snprintf(why, len, "two\nlines\tand a bell\a");
+	return -1;
+}
+
+TEST(callback_reason_kept_to_one_line)
+{
+	s_start();
+	s_round(1);
+	struct mig_dec_ops o = { 0 };
+	o.round = cb_round_multiline;
+	mig_dec_init(&dec, &o, NULL);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), sl);
+	CHECK_EQ(dec.status, MIG_DEC_ERROR);
+	CHECK_STR_EQ(dec.error, "two?lines?and a bell?");
+}
+
 /* ---- replies ---- */
 
 static struct mig_reply_dec rd;
