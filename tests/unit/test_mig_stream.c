@@ -342,7 +342,8 @@ TEST(digest_sees_every_single_byte_change)
 	u64 d = mig_ram_digest(ram, sizeof(ram));
 	/* Every byte of the first and last page and a stride through the
 	 * middle, each flipped to two other values. */
-	for (size_t i = 0; i < sizeof(ram); i += (i < MIG_PAGE_SIZE || i >= sizeof(ram) - MIG_PAGE_SIZE) ? 1 : 97) {
+	for (size_t i = 0; i < sizeof(ram);
+	     i += i < MIG_PAGE_SIZE || i >= sizeof(ram) - MIG_PAGE_SIZE ? 1 : 97) {
 		u8 old = ram[i];
 		ram[i] = old ^ 0x01;
 		CHECK(mig_ram_digest(ram, sizeof(ram)) != d);
