@@ -37,6 +37,7 @@ stage() {
 build_ok=1
 stage build "$MAKE" -j2 all || build_ok=0
 stage unit "$MAKE" unit-test
+stage model bash tests/model/run.sh
 stage fuzz bash tests/fuzz/run.sh smoke
 if [ ! -f tests/harness/guest_tests.py ]; then
     echo "==== guest: SKIPPED (tests/harness/guest_tests.py does not exist yet)"
