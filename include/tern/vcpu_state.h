@@ -39,7 +39,8 @@ struct vcpu_state {
 	u64 rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
 	u64 r8, r9, r10, r11, r12, r13, r14, r15;
 	u64 rip, rflags;
-	/* control */
+	/* control; CR0 and CR4 as the guest reads them (Tern's read shadows
+	 * included), the VMX-legal register values are made from them on load */
 	u64 cr0, cr2, cr3, cr4, efer, pat;
 	u64 dr0, dr1, dr2, dr3, dr6, dr7;
 	struct vcpu_segment seg[VSEG_NR];
@@ -51,7 +52,7 @@ struct vcpu_state {
 	u64 tsc;           /* the guest's TSC at the save */
 	/* events */
 	u32 interruptibility; /* VMX guest interruptibility state */
-	u32 activity;         /* VMX activity state: 0 active, 1 HLT */
+	u32 activity;         /* VMX activity state: 0 active, 1 HLT (also a vCPU Tern parked after HLT) */
 	u32 pending_event;    /* VM-entry interruption-information format; bit 31 = valid */
 	u32 pending_error;    /* its error code */
 	u32 pending_insn_len;
@@ -61,6 +62,9 @@ struct vcpu_state {
 	u64 xcr0;
 	u32 xsave_len;        /* bytes used of xsave[] (>= 576 when xcr0 != 0) */
 	u32 pad;
+	/* Standard (non-compacted) XSAVE format. XSTATE_BV may name x87 and SSE
+	 * whatever XCR0 says (that state is live under any XCR0), other
+	 * components only when XCR0 enables them. */
 	u8 xsave[VCPU_XSAVE_MAX] __attribute__((aligned(64)));
 };
 
