@@ -143,6 +143,20 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 			strcpy(cfg->netcon_psk_id, val);
 	} else if (!strcmp(word, "netcon_plain") && !val) {
 		cfg->netcon_plain = true;
+	} else if (!strcmp(word, "incoming")) {
+		s64 port = -1;
+		if (val && !strncmp(val, "tcp:", 4)) {
+			const char *colon = strrchr(val + 4, ':');
+			bool any = colon && (colon == val + 4 || !strncmp(val + 4, "0:", 2) ||
+					     !strncmp(val + 4, "0.0.0.0:", 8));
+			port = any ? parse_size(colon + 1) : -1;
+		}
+		if (port < 1 || port > 65535)
+			warnf(warn, ctx, n, "incoming=%s: want tcp:0:PORT", val ? val : "");
+		else
+			cfg->incoming_port = (u16)port;
+	} else if (!strcmp(word, "migrate_test") && !val) {
+		cfg->migrate_test = true;
 	} else if (!strcmp(word, "debug_crash") && !val) {
 		cfg->debug_crash = true;
 	} else if (!strcmp(word, "noguest") && !val) {

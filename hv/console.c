@@ -10,11 +10,13 @@
 #include <tern/dirty.h>
 #include <tern/hv.h>
 #include <tern/log.h>
+#include <tern/migrate.h>
 #include <tern/net.h>
 #include <tern/panic.h>
 #include <tern/serial.h>
 #include <tern/tls_stream.h>
 #include <tern/vm.h>
+#include <stdio.h>
 #include <string.h>
 
 #define TERN_VERSION "0.1"
@@ -133,6 +135,10 @@ static void cmd_calc_dirty_rate(struct vm *vm, const char *arg)
 		hv_printf("error: the VM is not running\n");
 		return;
 	}
+	if (migrate_owns_dirty_log(vm)) {
+		hv_printf("error: the dirty log belongs to the migration in progress\n");
+		return;
+	}
 	if (dirty_rate_start(vm, (u64)secs)) {
 		hv_printf("error: the dirty log is in use or cannot start\n");
 		return;
@@ -151,12 +157,36 @@ static void cmd_dirty_log_mode(struct vm *vm, const char *arg)
 		hv_printf("error: this CPU has no PML\n");
 		return;
 	}
+	if (migrate_owns_dirty_log(vm)) {
+		hv_printf("error: the dirty log belongs to the migration in progress\n");
+		return;
+	}
 	if (vm->dirty.active) {
 		hv_printf("error: the dirty log is active; the mode applies when it starts\n");
 		return;
 	}
 	vm->dirty.preferred = (enum dirty_mode)m;
 	hv_printf("dirty log mode: %s\n", dirty_mode_name(vm->dirty.preferred));
+}
+
+/* migrate_set_downtime SECONDS (QEMU's old form, fractions allowed: "0.3"). */
+static void cmd_set_downtime(const char *arg)
+{
+	u64 ms = 0, scale = 1000;
+	const char *p = arg;
+	for (; *p >= '0' && *p <= '9' && ms < 2000000; p++)
+		ms = ms * 10 + (u64)(*p - '0') * 1000;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if ((scale /= 10))
+				ms += (u64)(*p - '0') * scale;
+	if (*p || p == arg) {
+		hv_printf("error: migrate_set_downtime takes seconds (0.3, 2)\n");
+		return;
+	}
+	char v[24];
+	snprintf(v, sizeof(v), "%lu", ms);
+	migrate_cmd_set_parameter("downtime-limit", v);
 }
 
 static bool need_vm(struct vm *vm)
@@ -234,6 +264,14 @@ static void run_command(const struct con_parsed *p)
 	case CON_CONT:
 		if (!need_vm(vm))
 			break;
+		if (vm->state == VM_POSTMIGRATE || vm->state == VM_FINISH_MIGRATE ||
+		    vm->state == VM_INMIGRATE) {
+			hv_printf("error: the VM is %s: %s\n", vm_state_name(vm->state),
+				  vm->state == VM_POSTMIGRATE ? "it was handed over and runs elsewhere"
+				  : vm->state == VM_INMIGRATE ? "it is arriving (migrate_continue runs it once the source handed over)"
+							      : "the migration's final copy is running (migrate_cancel)");
+			break;
+		}
 		if (vm->state != VM_PAUSED) {
 			hv_printf("error: the VM is not paused (%s)\n", vm_state_name(vm->state));
 			break;
@@ -247,6 +285,39 @@ static void run_command(const struct con_parsed *p)
 		break;
 	case CON_SHUTDOWN:
 		hv_shutdown();
+		break;
+	case CON_MIGRATE:
+		migrate_cmd_migrate(p->argc, p->argv);
+		break;
+	case CON_MIGRATE_INCOMING:
+		migrate_cmd_incoming(p->argv[0]);
+		break;
+	case CON_MIGRATE_CANCEL:
+		migrate_cmd_cancel();
+		break;
+	case CON_MIGRATE_CONTINUE:
+		migrate_cmd_continue();
+		break;
+	case CON_MIGRATE_SET_PARAMETER:
+		migrate_cmd_set_parameter(p->argv[0], p->argv[1]);
+		break;
+	case CON_MIGRATE_SET_CAPABILITY:
+		migrate_cmd_set_capability(p->argv[0], p->argv[1]);
+		break;
+	case CON_MIGRATE_SET_SPEED:
+		migrate_cmd_set_parameter("max-bandwidth", p->argv[0]);
+		break;
+	case CON_MIGRATE_SET_DOWNTIME:
+		cmd_set_downtime(p->argv[0]);
+		break;
+	case CON_INFO_MIGRATE:
+		migrate_cmd_info();
+		break;
+	case CON_INFO_MIGRATE_PARAMETERS:
+		migrate_cmd_info_parameters();
+		break;
+	case CON_INFO_MIGRATE_CAPABILITIES:
+		migrate_cmd_info_capabilities();
 		break;
 	case CON_NR_CMDS:
 		break;

@@ -26,6 +26,21 @@ const struct con_cmd_desc con_commands[CON_NR_CMDS] = {
 	{ "shutdown", CON_SHUTDOWN, 0, 0, "", "power the machine off" },
 	{ "crash", CON_CRASH, 1, 1, "ud|gp|pf|df|mc|nmi|panic",
 	  "crash Tern on purpose, to check the crash report (boot with debug_crash)" },
+	{ "migrate", CON_MIGRATE, 1, 2, "[-d] tcp:HOST:PORT", "live-migrate the VM to another Tern" },
+	{ "migrate_incoming", CON_MIGRATE_INCOMING, 1, 1, "tcp:0:PORT", "wait for a migrating VM" },
+	{ "migrate_cancel", CON_MIGRATE_CANCEL, 0, 0, "", "cancel the migration; the VM stays" },
+	{ "migrate_continue", CON_MIGRATE_CONTINUE, 0, 0, "",
+	  "run an incoming VM whose GO was lost (only once the source says it handed over)" },
+	{ "migrate_set_parameter", CON_MIGRATE_SET_PARAMETER, 2, 2, "NAME VALUE",
+	  "max-bandwidth BYTES/S, downtime-limit MS" },
+	{ "migrate_set_capability", CON_MIGRATE_SET_CAPABILITY, 2, 2, "NAME on|off",
+	  "auto-converge, validate-ram" },
+	{ "migrate_set_speed", CON_MIGRATE_SET_SPEED, 1, 1, "BYTES/S", "= migrate_set_parameter max-bandwidth" },
+	{ "migrate_set_downtime", CON_MIGRATE_SET_DOWNTIME, 1, 1, "SECONDS",
+	  "= migrate_set_parameter downtime-limit (in s)" },
+	{ "info migrate", CON_INFO_MIGRATE, 0, 0, "", "show the migration's status and statistics" },
+	{ "info migrate_parameters", CON_INFO_MIGRATE_PARAMETERS, 0, 0, "", "show the migration parameters" },
+	{ "info migrate_capabilities", CON_INFO_MIGRATE_CAPABILITIES, 0, 0, "", "show the migration capabilities" },
 };
 
 static int split_words(char *line, char **words, int max)

@@ -4,7 +4,9 @@
  * code to the guest, it never stops Tern.
  */
 #include <tern/hypercall.h>
+#include <tern/arch.h>
 #include <tern/log.h>
+#include <tern/migrate.h>
 #include <tern/vm.h>
 
 #define REPORT_MAX 200
@@ -37,7 +39,7 @@ static s64 hc_timer(struct vcpu *vcpu, u64 vector, u64 delay_ns)
 		vcpu->timer_deadline_ns = 0;
 		return 0;
 	}
-	u64 now = arch_time_ns();
+	u64 now = vm_clock_ns(vcpu->vm, arch_time_ns());
 	vcpu->timer_vector = (u8)vector;
 	vcpu->timer_deadline_ns = delay_ns > ~0ULL - now ? ~0ULL : now + delay_ns;
 	return 0;
@@ -53,7 +55,7 @@ s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2)
 	case TERN_HC_REPORT:
 		return hc_report(vm, a0, a1);
 	case TERN_HC_TIME_NS:
-		return (s64)arch_time_ns();
+		return (s64)vm_clock_ns(vm, arch_time_ns());
 	case TERN_HC_EXIT:
 		vuart_flush(&vm->uart);
 		vm->exit_code = (int)a0;
@@ -62,6 +64,18 @@ s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2)
 		return 0;
 	case TERN_HC_TIMER:
 		return hc_timer(vcpu, a0, a1);
+	case TERN_HC_DIRTY_START:
+	case TERN_HC_DIRTY_LOG:
+	case TERN_HC_DIRTY_HARVEST:
+	case TERN_HC_DIRTY_STOP:
+		/* A guest must never stop or drain the log a migration depends on. */
+		if (migrate_owns_dirty_log(vm))
+			return TERN_HC_EBUSY;
+		break;
+	default:
+		break;
+	}
+	switch (nr) {
 	case TERN_HC_DIRTY_START:
 		return dirty_hc_start(vm);
 	case TERN_HC_DIRTY_LOG:

@@ -10,6 +10,7 @@
 #include <tern/heap.h>
 #include <tern/hv.h>
 #include <tern/log.h>
+#include <tern/migrate.h>
 #include <tern/mm.h>
 #include <tern/net.h>
 #include <tern/netcon.h>
@@ -98,6 +99,7 @@ void hv_main(struct boot_info *bi)
 	nic_probe(&pmm, acpi_rsdp);
 	net_init(&config);
 	netcon_init(&config); /* after net_init: listens only when the stack is up */
+	migrate_init(&config, &vm0, &pmm);
 	hv_printf("tern: console ready on COM1; type 'help'\n");
 	con_init();
 	hv_run_loop();

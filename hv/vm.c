@@ -10,6 +10,7 @@
 #include <tern/pmm.h>
 #include <tern/vm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct vm *the_vm;
@@ -22,6 +23,9 @@ const char *vm_state_name(enum vm_state s)
 	case VM_PAUSED: return "paused";
 	case VM_SHUTDOWN: return "shutdown";
 	case VM_ERROR: return "error";
+	case VM_INMIGRATE: return "inmigrate";
+	case VM_FINISH_MIGRATE: return "finish-migrate";
+	case VM_POSTMIGRATE: return "postmigrate";
 	}
 	return "?";
 }
@@ -60,21 +64,35 @@ static int vm_load(struct vm *vm)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm)
+/* RAM, EPT and vCPU for a VM of ram_size bytes; 0 or -1 with why. */
+static int vm_alloc(struct vm *vm, u64 ram_size, struct pmm *pmm, char *why, size_t why_len)
 {
-	memset(vm, 0, sizeof(*vm));
-	vm->image = image;
-	vm->image_len = image_len;
 	vm->ram_size = ram_size;
+	vm->pmm = pmm;
+	vm->vcpu.vm = vm;
 	vm->ram_hpa = pmm_alloc(pmm, ram_size / PAGE_SIZE, SZ_2M);
 	if (!vm->ram_hpa) {
-		hv_printf("vm0: not enough contiguous memory for %lu MiB of guest RAM\n", ram_size >> 20);
+		snprintf(why, why_len, "not enough contiguous memory for %lu MiB of guest RAM (%lu MiB free)",
+			 ram_size >> 20, (pmm->free_frames * PAGE_SIZE) >> 20);
 		return -1;
 	}
 	vm->ram = phys_to_virt(vm->ram_hpa);
-	vm->vcpu.vm = vm;
 	if (arch_vm_init(vm, pmm) || arch_vcpu_init(&vm->vcpu, pmm)) {
-		hv_printf("vm0: out of memory for the VM's translation tables or vCPU state\n");
+		snprintf(why, why_len, "out of memory for the VM's translation tables or vCPU state");
+		vm_destroy(vm);
+		return -1;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm)
+{
+	char why[160];
+	memset(vm, 0, sizeof(*vm));
+	vm->image = image;
+	vm->image_len = image_len;
+	if (vm_alloc(vm, ram_size, pmm, why, sizeof(why))) {
+		hv_printf("vm0: %s\n", why);
 		return -1;
 	}
 	if (vm_load(vm))
@@ -83,6 +101,39 @@ int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struc
 	hv_printf("vm0: started at cycle %lu: %lu MiB RAM at host %#lx, entry %#lx\n", arch_cycles(),
 		  ram_size >> 20, vm->ram_hpa, vm->entry);
 	return 0;
+}
+
+int vm_create_incoming(struct vm *vm, u64 ram_size, struct pmm *pmm, char *why, size_t why_len)
+{
+	memset(vm, 0, sizeof(*vm));
+	if (vm_alloc(vm, ram_size, pmm, why, why_len))
+		return -1;
+	memset(vm->ram, 0, ram_size); /* pages the stream never sends read as zero */
+	vuart_init(&vm->uart, uart_line, vm);
+	arch_vcpu_reset(&vm->vcpu, TERN_GUEST_LOAD_ADDR);
+	vm->started_ns = arch_time_ns();
+	vm->state = VM_INMIGRATE;
+	the_vm = vm;
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	struct pmm *pmm = vm->pmm;
+	dirty_log_stop(vm);
+	free(vm->dirty.bitmap);
+	arch_vcpu_destroy(&vm->vcpu, pmm);
+	arch_vm_destroy(vm, pmm);
+	if (vm->ram_hpa)
+		pmm_free(pmm, vm->ram_hpa, vm->ram_size / PAGE_SIZE);
+	if (the_vm == vm)
+		the_vm = NULL;
+	memset(vm, 0, sizeof(*vm));
+}
+
+void vm_clock_set(struct vm *vm, u64 vm_ns)
+{
+	vm->clock_offset = vm_ns - arch_time_ns();
 }
 
 int vm_reset(struct vm *vm)
@@ -132,7 +183,8 @@ void vm_pio(struct vcpu *vcpu, u16 port, unsigned size, bool in, u32 *val)
 
 int vcpu_timer_due(struct vcpu *vcpu, u64 now_ns)
 {
-	if (!vcpu->timer_deadline_ns || now_ns < vcpu->timer_deadline_ns)
+	/* Deadlines are in the VM's clock, which moves with the VM. */
+	if (!vcpu->timer_deadline_ns || vm_clock_ns(vcpu->vm, now_ns) < vcpu->timer_deadline_ns)
 		return -1;
 	return vcpu->timer_vector;
 }

@@ -141,3 +141,20 @@ void pt_for_each_leaf(struct pt *pt, u64 va, u64 size,
 	if (size)
 		visit(pt, pt->map(pt->ctx, pt->root), PT_LEVELS, 0, va, va + (size - 1), fn, ctx);
 }
+
+static void free_tables(struct pt *pt, u64 table_pa, int level, void (*free_page)(void *, u64),
+			void *ctx)
+{
+	u64 *table = pt->map(pt->ctx, table_pa);
+	for (unsigned i = 0; level > 1 && i < PT_ENTRIES; i++)
+		if (present(pt, table[i]) && !is_leaf(table[i], level))
+			free_tables(pt, table[i] & PT_ADDR_MASK, level - 1, free_page, ctx);
+	free_page(ctx, table_pa);
+}
+
+void pt_destroy(struct pt *pt, void (*free_page)(void *ctx, u64 pa), void *ctx)
+{
+	if (pt->root)
+		free_tables(pt, pt->root, PT_LEVELS, free_page, ctx);
+	pt->root = 0;
+}

@@ -54,6 +54,10 @@ int arch_virt_init(struct pmm *pmm, char *why, size_t why_len);
 int arch_vm_init(struct vm *vm, struct pmm *pmm);
 /* Per-vCPU hardware state (VMCS). 0 or -1. */
 int arch_vcpu_init(struct vcpu *vcpu, struct pmm *pmm);
+/* Give back what arch_vcpu_init / arch_vm_init took (either may have failed
+ * half way); the vCPU must not be in the guest. */
+void arch_vcpu_destroy(struct vcpu *vcpu, struct pmm *pmm);
+void arch_vm_destroy(struct vm *vm, struct pmm *pmm);
 /*
  * Put the vCPU in the documented start state (docs/guest-abi.md), writing the
  * boot structures (GDT, page tables) into guest RAM, entry at rip.

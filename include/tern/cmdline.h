@@ -29,6 +29,8 @@ struct hv_config {
 	char netcon_psk_id[64];  /* "netcon_psk_id=NAME", default "tern" */
 	bool netcon_plain;       /* "netcon_plain": unencrypted console, tests only */
 	bool debug_crash;        /* "debug_crash": the console's `crash` command works */
+	u16 incoming_port;       /* "incoming=tcp:0:PORT": wait for a migrating VM */
+	bool migrate_test;       /* "migrate_test": the x-fault parameter works (tests only) */
 };
 
 /*

@@ -45,6 +45,7 @@ struct tern_dirty_stats {
 	unsigned long long start_cycles;   /* TSC ticks starting the log took */
 };
 
+#define TERN_HC_EBUSY (-16)  /* the dirty log belongs to a migration */
 #define TERN_HC_EINVAL (-22)
 #define TERN_HC_ENOSYS (-38)
 

@@ -52,5 +52,10 @@ int pt_split(struct pt *pt, u64 *entry, int level);
  */
 void pt_for_each_leaf(struct pt *pt, u64 va, u64 size,
 		      void (*fn)(u64 *entry, u64 va, int level, void *ctx), void *ctx);
+/*
+ * Give every table page back through free_page (leaves are the caller's
+ * memory and stay); the tree is then empty (root 0).
+ */
+void pt_destroy(struct pt *pt, void (*free_page)(void *ctx, u64 pa), void *ctx);
 
 #endif

@@ -20,6 +20,10 @@ enum vm_state {
 	VM_PAUSED,   /* console `stop` */
 	VM_SHUTDOWN, /* the guest exited (TERN_HC_EXIT) */
 	VM_ERROR,    /* Tern stopped it: triple fault, bad access, unhandled exit */
+	/* QEMU's migration run states (docs/migration.md) */
+	VM_INMIGRATE,      /* destination: memory and state arriving, not runnable */
+	VM_FINISH_MIGRATE, /* source: paused for the final copy */
+	VM_POSTMIGRATE,    /* source: handed over; never runs here again */
 };
 
 struct vm_stats {
@@ -58,6 +62,10 @@ struct vm {
 	struct vuart uart;
 	struct vm_stats stats;
 	u64 started_ns;
+	/* The VM's clock: guest time = host time + clock_offset (mod 2^64), so
+	 * that after a migration it continues from its value at the stop. */
+	u64 clock_offset;
+	struct pmm *pmm;      /* where RAM came from (vm_destroy gives it back) */
 	struct arch_vm *arch; /* second-level translation (EPT) */
 	struct dirty_log dirty;
 };
@@ -66,6 +74,21 @@ extern struct vm *the_vm; /* NULL while there is none */
 
 /* Create the VM from the image, RAM from pmm; 0 or -1 with a message printed. */
 int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm);
+/*
+ * Create a VM for an incoming migration: ram_size bytes of zeroed RAM, EPT
+ * and vCPU, state VM_INMIGRATE (the stream fills memory and the vCPU).
+ * 0, or -1 with the reason in why and nothing left allocated.
+ */
+int vm_create_incoming(struct vm *vm, u64 ram_size, struct pmm *pmm, char *why, size_t why_len);
+/* Free everything the VM holds (RAM, EPT, vCPU); the_vm becomes NULL. */
+void vm_destroy(struct vm *vm);
+/* The VM's clock in ns (TIME_NS, the guest timer); host_ns from arch_time_ns(). */
+static inline u64 vm_clock_ns(const struct vm *vm, u64 host_ns)
+{
+	return host_ns + vm->clock_offset;
+}
+/* Make the VM's clock read vm_ns now. */
+void vm_clock_set(struct vm *vm, u64 vm_ns);
 /* Reload the image and restart the vCPU (console `system_reset`). */
 int vm_reset(struct vm *vm);
 /* Tern stops the VM for a guest error: prints reason and register dump. */
@@ -80,7 +103,7 @@ const char *vm_state_name(enum vm_state s);
 void vm_pio(struct vcpu *vcpu, u16 port, unsigned size, bool in, u32 *val);
 /* A hypercall (docs/guest-abi.md); returns RAX. */
 s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2);
-/* The interrupt vector due for delivery now, or -1. */
+/* The interrupt vector due for delivery now (host clock), or -1. */
 int vcpu_timer_due(struct vcpu *vcpu, u64 now_ns);
 void vcpu_timer_delivered(struct vcpu *vcpu);
 

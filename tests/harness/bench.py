@@ -282,7 +282,7 @@ def main() -> int:
 
     print("== Tern bench (Bochs corei7_skylake_x, BIOS + GRUB; 1 tick = 1 emulated instruction)")
     names = sorted(p.stem for p in (build / "guests").glob("*.elf")
-                   if p.stem not in ("demo", "dirty_bench"))
+                   if p.stem not in ("demo", "dirty_bench") and not p.stem.startswith("mig_"))
     if args.only:
         names = [n for n in names if n in args.only]
     results: list[Result] = []

@@ -415,3 +415,37 @@ TEST(a_bad_ip_after_a_good_one_changes_nothing)
 	CHECK_EQ(c.ip_addr, 0x0a000001);
 	CHECK_EQ(c.ip_prefix, 24);
 }
+
+TEST(incoming_takes_tcp_any_host_and_a_port)
+{
+	CHECK_EQ(parse("noguest"), 0);
+	CHECK_EQ(cfg.incoming_port, 0);
+	CHECK_EQ(parse("incoming=tcp:0:4445"), 0);
+	CHECK_EQ(cfg.incoming_port, 4445);
+	CHECK_EQ(parse("incoming=tcp::7"), 0);
+	CHECK_EQ(cfg.incoming_port, 7);
+	CHECK_EQ(parse("incoming=tcp:0.0.0.0:65535"), 0);
+	CHECK_EQ(cfg.incoming_port, 65535);
+}
+
+TEST(bad_incoming_warns_and_stays_off)
+{
+	static const char *const bad[] = {
+		"incoming", "incoming=", "incoming=tcp:0:0", "incoming=tcp:0:65536", "incoming=udp:0:4445",
+		"incoming=tcp:10.0.0.1:4445", "incoming=tcp:0:", "incoming=tcp:4445", "incoming=tcp:0:44x",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		CHECK_EQ(parse(bad[i]), 1);
+		CHECK_EQ(cfg.incoming_port, 0);
+	}
+}
+
+TEST(migrate_test_is_a_bare_flag)
+{
+	CHECK_EQ(parse("guest=demo"), 0);
+	CHECK(!cfg.migrate_test);
+	CHECK_EQ(parse("migrate_test"), 0);
+	CHECK(cfg.migrate_test);
+	CHECK_EQ(parse("migrate_test=1"), 1);
+	CHECK(!cfg.migrate_test);
+}

@@ -625,3 +625,33 @@ TEST(for_each_leaf_high_half)
 	CHECK_EQ(vlog.n, 1);
 	CHECK_EQ(vlog.va[0], 0xffffffff80100000ULL);
 }
+
+static unsigned freed[FM_PAGES + 1], nfreed;
+
+static void record_free(void *ctx, u64 pa)
+{
+	(void)ctx;
+	if (nfreed < FM_PAGES + 1)
+		freed[nfreed++] = (unsigned)((pa - FM_BASE) / PAGE_SIZE);
+}
+
+/* pt_destroy gives back every table page exactly once, and nothing else. */
+TEST(destroy_frees_every_table_once)
+{
+	struct pt pt = ept_pt();
+	map_mixed(&pt);
+	CHECK_EQ(pt_split(&pt, pt_lookup(&pt, 0x200000, NULL), 2), 0);
+	unsigned tables = fm_next;
+	nfreed = 0;
+	pt_destroy(&pt, record_free, NULL);
+	CHECK_EQ(nfreed, tables);
+	bool seen[FM_PAGES] = { false };
+	for (unsigned i = 0; i < nfreed; i++) {
+		CHECK(freed[i] < tables);
+		CHECK(!seen[freed[i]]);
+		seen[freed[i]] = true;
+	}
+	CHECK_EQ(pt.root, 0);
+	pt_destroy(&pt, record_free, NULL); /* empty: nothing more */
+	CHECK_EQ(nfreed, tables);
+}

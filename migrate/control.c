@@ -1,0 +1,362 @@
+/*
+ * The operator's side of migration: parameters and capabilities, the
+ * console commands with QEMU's names and statistics, the progress line,
+ * and the one place the status changes (tern/mig_policy.h's machine).
+ */
+#include <tern/arch.h>
+#include <tern/cmdline.h>
+#include <tern/console.h>
+#include <tern/log.h>
+#include <tern/migrate.h>
+#include <tern/net.h>
+#include <tern/vm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+
+#define PROGRESS_NS 1000000000ULL
+
+struct mig_engine mig;
+
+void mig_set_status(enum mig_event ev)
+{
+	enum mig_status before = mig.status;
+	if (mig_status_step(&mig.status, ev) < 0)
+		hv_log("migrate: internal: event %d refused in status %s\n", ev, mig_status_name(before));
+}
+
+void mig_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(mig.error, sizeof(mig.error), fmt, ap);
+	va_end(ap);
+	if (mig.status == MIG_CANCELLING) {
+		mig_set_status(MIG_EV_CANCELLED);
+	} else {
+		if (!mig_status_busy(mig.status))
+			mig_set_status(MIG_EV_START); /* refused before it began: still a failed migration */
+		mig_set_status(MIG_EV_ERROR);
+	}
+	mig.stats.end_ns = arch_time_ns();
+	hv_log("migrate: failed: %s\n", mig.error);
+}
+
+static u64 elapsed_ms(void)
+{
+	if (!mig.stats.start_ns)
+		return 0;
+	u64 end = mig_status_busy(mig.status) ? arch_time_ns() : mig.stats.end_ns;
+	return (end - mig.stats.start_ns) / 1000000;
+}
+
+void mig_progress(u64 now, u32 round, u64 remaining)
+{
+	mig.stats.remaining_pages = remaining / PAGE_SIZE;
+	if (now - mig.last_progress_ns < PROGRESS_NS)
+		return;
+	mig.last_progress_ns = now;
+	u64 bw = mig.policy.bandwidth;
+	u64 eta_ms = bw ? remaining * 1000 / bw : 0;
+	hv_log("migrate: %s, round %u, remaining %lu.%02lu MiB, %lu KiB/s, ETA %lu.%lu s, throttle %u%%\n",
+	       mig_status_name(mig.status), round, remaining >> 20, ((remaining & 0xfffff) * 100) >> 20,
+	       bw / 1024, eta_ms / 1000, (eta_ms % 1000) / 100, mig.policy.throttle);
+}
+
+/* "tcp:A.B.C.D:PORT"; host may be "0" or empty for migrate_incoming. */
+static int parse_uri(const char *uri, u32 *addr, u16 *port, bool any_host)
+{
+	if (strncmp(uri, "tcp:", 4))
+		return -1;
+	const char *host = uri + 4, *colon = strrchr(host, ':');
+	if (!colon)
+		return -1;
+	char h[32];
+	size_t hl = (size_t)(colon - host);
+	if (hl >= sizeof(h))
+		return -1;
+	memcpy(h, host, hl);
+	h[hl] = '\0';
+	s64 p = parse_size(colon + 1);
+	if (p < 1 || p > 65535)
+		return -1;
+	*port = (u16)p;
+	if (any_host && (!hl || !strcmp(h, "0") || !strcmp(h, "0.0.0.0"))) {
+		*addr = 0;
+		return 0;
+	}
+	if (any_host || parse_ipv4(h, addr) || !*addr || *addr == 0xffffffffu)
+		return -1;
+	return 0;
+}
+
+void migrate_init(const struct hv_config *cfg, struct vm *slot, struct pmm *pmm)
+{
+	mig.slot = slot;
+	mig.pmm = pmm;
+	mig_params_default(&mig.params);
+	mig.test_faults_allowed = cfg->migrate_test;
+	if (cfg->incoming_port) {
+		char why[120];
+		if (!net_up())
+			hv_printf("tern: incoming=: networking is off; no migration can arrive\n");
+		else if (mig_dest_listen(cfg->incoming_port, why, sizeof(why)))
+			hv_printf("tern: incoming=: %s\n", why);
+		else
+			hv_printf("tern: waiting for an incoming migration on tcp port %u\n", cfg->incoming_port);
+	}
+}
+
+void migrate_poll(void)
+{
+	if (mig.role == MIG_ROLE_NONE && !mig.listener)
+		return;
+	u64 now = arch_time_ns();
+	mig_source_poll(now);
+	mig_dest_poll(now);
+}
+
+u32 migrate_throttle(void)
+{
+	return mig.role == MIG_ROLE_SOURCE && mig.status == MIG_ACTIVE ? mig.policy.throttle : 0;
+}
+
+bool migrate_owns_dirty_log(const struct vm *vm)
+{
+	return mig_source_owns_log(vm);
+}
+
+void migrate_cmd_migrate(int argc, char *const *argv)
+{
+	const char *uri = argv[argc - 1];
+	if (argc == 2 && strcmp(argv[0], "-d")) {
+		hv_printf("error: migrate takes [-d] tcp:HOST:PORT\n");
+		return;
+	}
+	u32 addr;
+	u16 port;
+	if (parse_uri(uri, &addr, &port, false)) {
+		hv_printf("error: migrate wants tcp:A.B.C.D:PORT (port 1-65535)\n");
+		return;
+	}
+	if (!net_up()) {
+		hv_printf("error: networking is off (see 'info network')\n");
+		return;
+	}
+	if (mig_status_busy(mig.status)) {
+		hv_printf("error: a migration is already %s\n", mig_status_name(mig.status));
+		return;
+	}
+	memset(&mig.stats, 0, sizeof(mig.stats));
+	mig.error[0] = '\0';
+	mig.handover[0] = '\0';
+	snprintf(mig.peer, sizeof(mig.peer), "%u.%u.%u.%u:%u", addr >> 24, (addr >> 16) & 255,
+		 (addr >> 8) & 255, addr & 255, port);
+	mig_policy_init(&mig.policy, &mig.params);
+	mig.role = MIG_ROLE_SOURCE;
+	mig.stats.start_ns = arch_time_ns();
+	mig.last_progress_ns = mig.stats.start_ns;
+	mig_set_status(MIG_EV_START);
+	u32 addr_be = __builtin_bswap32(addr);
+	if (mig_source_start(addr_be, port))
+		return;
+	hv_printf("migrate: to %s (downtime-limit %lu ms, max-bandwidth %s%lu, auto-converge %s)\n",
+		  mig.peer, mig.params.downtime_limit_ms, mig.params.max_bandwidth ? "" : "unlimited ",
+		  mig.params.max_bandwidth, mig.params.auto_converge ? "on" : "off");
+}
+
+void migrate_cmd_incoming(const char *uri)
+{
+	u32 addr;
+	u16 port;
+	char why[120];
+	if (parse_uri(uri, &addr, &port, true)) {
+		hv_printf("error: migrate_incoming wants tcp:0:PORT (port 1-65535)\n");
+		return;
+	}
+	if (!net_up()) {
+		hv_printf("error: networking is off (see 'info network')\n");
+		return;
+	}
+	if (mig_dest_listen(port, why, sizeof(why))) {
+		hv_printf("error: %s\n", why);
+		return;
+	}
+	hv_printf("migrate_incoming: listening on tcp port %u%s\n", port,
+		  the_vm ? " (this host has a VM: connections are refused until it is gone)" : "");
+}
+
+void migrate_cmd_cancel(void)
+{
+	if (!mig_status_busy(mig.status)) {
+		hv_printf("error: no migration in progress (%s)\n", mig_status_name(mig.status));
+		return;
+	}
+	if (mig.role == MIG_ROLE_DEST) {
+		mig_dest_cancel();
+		return;
+	}
+	mig_set_status(MIG_EV_CANCEL);
+	mig_source_cancel();
+	mig.stats.end_ns = arch_time_ns();
+	mig_set_status(MIG_EV_CANCELLED);
+}
+
+void migrate_cmd_continue(void)
+{
+	if (mig.role != MIG_ROLE_DEST) {
+		hv_printf("error: migrate_continue resumes an incoming VM whose GO was lost; none here%s%s\n",
+			  mig.handover[0] ? " (this host " : "", mig.handover[0] ? "handed its VM over)" : "");
+		return;
+	}
+	mig_dest_continue();
+}
+
+/* ---- parameters and capabilities ---- */
+
+static int parse_on_off(const char *v)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "true"))
+		return 1;
+	if (!strcmp(v, "off") || !strcmp(v, "false"))
+		return 0;
+	return -1;
+}
+
+static const char *const fault_names[] = { "none", "drop-ack", "drop-go", "cut-pages", "cut-final" };
+
+void migrate_cmd_set_parameter(const char *name, const char *value)
+{
+	s64 v = parse_size(value);
+	if (mig_status_busy(mig.status) && strcmp(name, "max-bandwidth")) {
+		hv_printf("error: only max-bandwidth can change while a migration runs\n");
+		return;
+	}
+	if (!strcmp(name, "max-bandwidth")) {
+		if (v < 0) {
+			hv_printf("error: max-bandwidth takes bytes per second (K, M, G suffixes; 0 = unlimited)\n");
+			return;
+		}
+		mig.params.max_bandwidth = (u64)v;
+		mig.policy.params.max_bandwidth = (u64)v;
+	} else if (!strcmp(name, "downtime-limit")) {
+		if (v < 1 || v > 2000000) {
+			hv_printf("error: downtime-limit takes 1 to 2000000 ms\n");
+			return;
+		}
+		mig.params.downtime_limit_ms = (u64)v;
+	} else if (!strcmp(name, "x-fault")) {
+		if (!mig.test_faults_allowed) {
+			hv_printf("error: x-fault is for tests; boot with migrate_test to allow it\n");
+			return;
+		}
+		for (unsigned i = 0; i < ARRAY_SIZE(fault_names); i++)
+			if (!strcmp(value, fault_names[i])) {
+				mig.fault = (enum mig_fault)i;
+				hv_printf("x-fault: %s\n", value);
+				return;
+			}
+		hv_printf("error: x-fault takes none, drop-ack, drop-go, cut-pages or cut-final\n");
+		return;
+	} else {
+		hv_printf("error: unknown parameter '%s' (max-bandwidth, downtime-limit)\n", name);
+		return;
+	}
+	hv_printf("%s: %s\n", name, value);
+}
+
+void migrate_cmd_set_capability(const char *name, const char *value)
+{
+	int on = parse_on_off(value);
+	if (on < 0) {
+		hv_printf("error: a capability is on or off\n");
+		return;
+	}
+	if (mig_status_busy(mig.status)) {
+		hv_printf("error: capabilities cannot change while a migration runs\n");
+		return;
+	}
+	if (!strcmp(name, "auto-converge"))
+		mig.params.auto_converge = on;
+	else if (!strcmp(name, "validate-ram"))
+		mig.validate_ram = on;
+	else {
+		hv_printf("error: unknown capability '%s' (auto-converge, validate-ram)\n", name);
+		return;
+	}
+	hv_printf("%s: %s\n", name, on ? "on" : "off");
+}
+
+void migrate_cmd_info_parameters(void)
+{
+	hv_printf("max-bandwidth: %lu bytes/s%s\n", mig.params.max_bandwidth,
+		  mig.params.max_bandwidth ? "" : " (unlimited)");
+	hv_printf("downtime-limit: %lu ms\n", mig.params.downtime_limit_ms);
+	hv_printf("x-fault: %s%s\n", fault_names[mig.fault],
+		  mig.test_faults_allowed ? "" : " (boot with migrate_test to set)");
+	hv_printf("limits: N1 %u pages, N2 %u rounds, N3 %u rounds; throttle from %u%% to %u%%\n",
+		  mig.params.n1_pages, mig.params.n2_rounds, mig.params.n3_rounds,
+		  mig.params.throttle_initial, mig.params.throttle_max);
+}
+
+void migrate_cmd_info_capabilities(void)
+{
+	hv_printf("auto-converge: %s\n", mig.params.auto_converge ? "on" : "off");
+	hv_printf("validate-ram: %s\n", mig.validate_ram ? "on" : "off");
+}
+
+void migrate_cmd_info(void)
+{
+	const struct mig_stats *s = &mig.stats;
+	hv_printf("status: %s%s%s\n", mig_status_name(mig.status),
+		  mig.role == MIG_ROLE_SOURCE ? " (source" : mig.role == MIG_ROLE_DEST ? " (destination" : "",
+		  mig.role == MIG_ROLE_NONE ? "" : mig.peer[0] ? ")" : ")");
+	if (mig.peer[0])
+		hv_printf("peer: %s\n", mig.peer);
+	if (mig.listener)
+		hv_printf("incoming: listening on tcp port %u\n", mig.listen_port);
+	if (mig.handover[0])
+		hv_printf("handover: %s\n", mig.handover);
+	if (mig.error[0])
+		hv_printf("error-desc: %s\n", mig.error);
+	if (mig.status == MIG_NONE)
+		return;
+	u64 total_ms = elapsed_ms();
+	hv_printf("total-time: %lu ms\n", total_ms);
+	if (s->setup_end_ns)
+		hv_printf("setup-time: %lu ms\n", (s->setup_end_ns - s->start_ns) / 1000000);
+	if (mig.status == MIG_COMPLETED && mig.role == MIG_ROLE_SOURCE)
+		hv_printf("downtime: %lu ms (expected %lu ms, limit %lu ms)\n", s->downtime_ns / 1000000,
+			  s->expected_downtime_ms, mig.params.downtime_limit_ms);
+	else if (mig.role == MIG_ROLE_SOURCE)
+		hv_printf("expected-downtime: %lu ms (limit %lu ms)\n", s->expected_downtime_ms,
+			  mig.params.downtime_limit_ms);
+	u64 remaining = s->remaining_pages * PAGE_SIZE;
+	u64 bw = mig.policy.bandwidth;
+	hv_printf("transferred: %lu bytes (precopy-bytes %lu, downtime-bytes %lu)\n", s->transferred,
+		  s->precopy_bytes, s->downtime_bytes);
+	hv_printf("remaining: %lu bytes%s", remaining, mig.role == MIG_ROLE_SOURCE && bw && remaining ? "" : "\n");
+	if (mig.role == MIG_ROLE_SOURCE && bw && remaining)
+		hv_printf(" (ETA %lu ms)\n", remaining * 1000 / bw);
+	hv_printf("total: %lu bytes\n", s->total_pages * PAGE_SIZE);
+	hv_printf("duplicate: %lu pages\nnormal: %lu pages\nnormal-bytes: %lu bytes\n", s->duplicate,
+		  s->normal, s->normal * PAGE_SIZE);
+	if (mig.role != MIG_ROLE_SOURCE)
+		return;
+	hv_printf("pages-resent: %lu\n", s->pages_resent);
+	hv_printf("dirty-pages-rate: %lu pages/s\n", mig.policy.dirty_rate);
+	hv_printf("mbps: %lu.%02lu\n", bw * 8 / 1000000, (bw * 8 / 10000) % 100);
+	hv_printf("pages-per-second: %lu\n", bw / PAGE_SIZE);
+	hv_printf("dirty-sync-count: %u\n", s->dirty_sync_count);
+	hv_printf("cpu-throttle-percentage: %u\n", mig.policy.throttle);
+	if (mig.policy.nr_history) {
+		hv_printf("rounds: %u (pages sent / dirtied during the round / ms)\n", mig.policy.rounds);
+		for (u32 i = 0; i < mig.policy.nr_history; i++) {
+			const struct mig_round *r = &mig.policy.history[i];
+			hv_printf("  round %u: %lu / %lu / %lu\n", r->round, r->pages_sent, r->pages_dirtied,
+				  r->duration_ns / 1000000);
+		}
+	}
+	mig_source_info();
+}

@@ -1,0 +1,118 @@
+/*
+ * Inside the migration engine (migrate/): the one migration a host runs at
+ * a time, whichever side it is on. control.c holds the parameters and the
+ * console, source.c and dest.c the two sides, conn.c the connection.
+ */
+#ifndef MIGRATE_ENGINE_H
+#define MIGRATE_ENGINE_H
+
+#include <tern/mig_policy.h>
+#include <tern/mig_stream.h>
+#include <tern/tcp_pipe.h>
+#include <tern/types.h>
+
+struct vm;
+struct pmm;
+struct tcp_pcb;
+
+#define MIG_DEFAULT_PORT 4445
+#define MIG_IDLE_TIMEOUT_NS (10ULL * 1000000000ULL) /* no byte from the peer: the link is gone */
+#define MIG_ACK_TIMEOUT_NS (10ULL * 1000000000ULL)  /* END sent, no ACK: the source takes the VM back */
+#define MIG_GO_TIMEOUT_NS (10ULL * 1000000000ULL)   /* ACK sent, no GO: the destination waits for the operator */
+
+/* A connection: plain TCP (tests on a private link) or, later, TLS-PSK. */
+struct mig_conn {
+	struct tcp_pipe pipe;
+	struct tcp_pcb *connecting; /* source: tcp_connect not answered yet */
+	bool open;                  /* pipe attached */
+	bool refused;               /* the connect failed (reset, unreachable) */
+	u64 last_rx_ns;             /* the last time the peer sent anything */
+};
+
+/* Source: start connecting; 0, or -1 with why. mig_conn_poll says when it is up. */
+int mig_conn_connect(struct mig_conn *c, u32 addr_be, u16 port, char *why, size_t len);
+/* Destination: take over an accepted pcb. */
+void mig_conn_accept(struct mig_conn *c, struct tcp_pcb *pcb);
+
+long mig_conn_send(struct mig_conn *c, const void *buf, size_t len);
+long mig_conn_recv(struct mig_conn *c, void *buf, size_t len);
+/* Bytes handed to TCP that the peer has not acknowledged. */
+u32 mig_conn_unacked(struct mig_conn *c);
+void mig_conn_close(struct mig_conn *c);
+bool mig_conn_failed(const struct mig_conn *c);
+
+/* Test-only faults (boot option migrate_test, parameter x-fault). */
+enum mig_fault {
+	MIG_FAULT_NONE,
+	MIG_FAULT_DROP_ACK, /* destination: load everything, never send ACK */
+	MIG_FAULT_DROP_GO,  /* source: hand over, never send GO */
+	MIG_FAULT_CUT_PAGES, /* source: close the link in the middle of round 1 */
+	MIG_FAULT_CUT_FINAL, /* source: close the link during the final copy */
+};
+
+struct mig_stats {
+	u64 start_ns, setup_end_ns, end_ns;
+	u64 pause_ns;          /* source: vCPU paused; destination: GO seen */
+	u64 downtime_ns;
+	u64 transferred;       /* bytes handed to the connection */
+	u64 precopy_bytes, downtime_bytes;
+	u64 duplicate, normal; /* fill / normal page records */
+	u64 pages_resent;      /* pages sent more than once */
+	u64 total_pages;
+	u64 remaining_pages;
+	u32 dirty_sync_count;
+	u64 final_pages;
+	u64 expected_downtime_ms;
+};
+
+enum mig_role { MIG_ROLE_NONE, MIG_ROLE_SOURCE, MIG_ROLE_DEST };
+
+struct mig_engine {
+	enum mig_status status;
+	enum mig_role role;
+	struct mig_params params;
+	bool validate_ram;
+	bool test_faults_allowed;
+	enum mig_fault fault;
+	char peer[48];         /* "10.0.5.2:4445" */
+	char error[200];       /* why it failed or was refused */
+	char handover[200];    /* source: to whom the VM was handed (kept after the VM is gone) */
+	struct mig_stats stats;
+	struct mig_policy policy;
+	u64 last_progress_ns;
+	struct vm *slot;       /* the VM object of this host */
+	struct pmm *pmm;
+	/* incoming */
+	u16 listen_port;
+	struct tcp_pcb *listener;
+};
+
+extern struct mig_engine mig;
+
+/* ns from then to now; 0 when then is later (it was read after now was). */
+static inline u64 mig_since(u64 now, u64 then)
+{
+	return now > then ? now - then : 0;
+}
+
+/* source.c */
+int mig_source_start(u32 addr_be, u16 port);
+void mig_source_poll(u64 now);
+void mig_source_cancel(void);
+bool mig_source_owns_log(const struct vm *vm);
+u64 mig_source_round(void);
+void mig_source_info(void);
+
+/* dest.c */
+int mig_dest_listen(u16 port, char *why, size_t len);
+void mig_dest_poll(u64 now);
+void mig_dest_cancel(void);
+void mig_dest_continue(void);
+
+/* control.c */
+void mig_set_status(enum mig_event ev);
+/* Fail the migration with a reason (printed and kept for info migrate). */
+__printf(1, 2) void mig_fail(const char *fmt, ...);
+void mig_progress(u64 now, u32 round, u64 remaining_bytes);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * The device and time sections of the stream (besides MIG_SEC_CPU, which is
+ * struct vcpu_state): fixed little-endian layouts, one version each. The
+ * destination checks the length against the version before it reads a
+ * field, and every field before it uses it.
+ */
+#ifndef MIGRATE_SECTIONS_H
+#define MIGRATE_SECTIONS_H
+
+#include <tern/types.h>
+#include <tern/vuart.h>
+
+#define MIG_TIMER_VERSION 1
+struct mig_sec_timer {
+	u64 deadline_ns; /* in the VM's clock; 0 = disarmed */
+	u32 vector;      /* 32..255 when armed */
+	u32 halted;      /* the vCPU sleeps in HLT until the timer */
+} __attribute__((packed));
+
+#define MIG_UART_VERSION 1
+struct mig_sec_uart {
+	u8 ier, lcr, mcr, scr, dll, dlm;
+	u16 line_len;    /* <= VUART_LINE_MAX: a line the guest had not finished */
+	char line[VUART_LINE_MAX];
+	u64 tx_bytes;
+} __attribute__((packed));
+
+#define MIG_TIME_VERSION 1
+struct mig_sec_time {
+	u64 vm_clock_ns; /* the VM's clock at the stop: it continues from here */
+	u64 guest_tsc;   /* the guest's TSC at the stop: likewise */
+	u64 tsc_hz;
+} __attribute__((packed));
+
+#endif

@@ -1,0 +1,557 @@
+/*
+ * The source side of a migration: connect, offer the header, stream RAM in
+ * rounds while the guest runs, then pause it, send what is left and the
+ * CPU/device/time state, and hand over on ACK (docs/migration.md,
+ * docs/migration-protocol.md). Everything happens in small steps from
+ * migrate_poll(), so the console, the NIC and the guest keep their share.
+ *
+ * Memory consistency: the dirty log starts before the first page is read,
+ * and each round ends with a harvest, so a write that lands after a page was
+ * read is in a later round's set or in the final one (the log may report a
+ * page twice, never miss one: tern/dirty.h).
+ */
+#include <tern/arch.h>
+#include <tern/bitmap.h>
+#include <tern/dirty.h>
+#include <tern/log.h>
+#include <tern/vcpu_state.h>
+#include <tern/vm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+#include "sections.h"
+
+#define BATCH 16                   /* pages per PAGES record */
+#define OUT_CAP (3 + BATCH * MIG_PAGE_ENTRY_MAX)
+#define STALL_NS (10ULL * 1000000000ULL) /* bytes owed, nothing acknowledged: the link is gone */
+#define GO_FLUSH_NS (5ULL * 1000000000ULL)
+
+enum phase { S_IDLE, S_CONNECTING, S_WAIT_ACCEPT, S_ROUNDS, S_FINAL, S_WAIT_ACK, S_GO_FLUSH };
+
+static struct {
+	enum phase phase;
+	struct mig_conn conn;
+	struct vm *vm;
+	bool was_running;          /* resume only what ran before */
+	u64 nr_pages;
+	u64 *send, *held, *prev, *dirty, *sent_once;
+	u64 cursor;
+	u32 round;
+	struct mig_round cur;
+	u64 round_start_ns;
+	u64 live_start_ns, live_sent;
+	u8 *out;
+	size_t out_len, out_off;
+	int final_step;            /* FINAL: 0 pages, 1..4 sections, 5 END, 6 sent */
+	struct vcpu_state *cpu;
+	struct mig_reply_dec rep;
+	u64 wait_start_ns;
+	u64 acked_seen, ack_progress_ns;
+} src;
+
+static void free_buffers(void)
+{
+	free(src.send);
+	free(src.held);
+	free(src.prev);
+	free(src.dirty);
+	free(src.sent_once);
+	free(src.out);
+	free(src.cpu);
+	src.send = src.held = src.prev = src.dirty = src.sent_once = NULL;
+	src.out = NULL;
+	src.cpu = NULL;
+}
+
+/* Back to no migration: the guest runs on as if nothing happened. */
+static void source_release(bool resume)
+{
+	mig_conn_close(&src.conn);
+	if (src.vm) {
+		dirty_log_stop(src.vm);
+		if (resume && src.vm->state == VM_FINISH_MIGRATE)
+			src.vm->state = src.was_running ? VM_RUNNING : VM_PAUSED;
+	}
+	free_buffers();
+	src.phase = S_IDLE;
+	src.vm = NULL;
+}
+
+static void source_failed(const char *why)
+{
+	bool paused = src.vm && src.vm->state == VM_FINISH_MIGRATE;
+	source_release(true);
+	mig_fail("%s; the VM %s here", why, paused ? "resumes" : "continues");
+}
+
+bool mig_source_owns_log(const struct vm *vm)
+{
+	return src.phase != S_IDLE && src.vm == vm;
+}
+
+u64 mig_source_round(void)
+{
+	return src.round;
+}
+
+int mig_source_start(u32 addr_be, u16 port)
+{
+	struct vm *vm = the_vm;
+	char why[120];
+	if (!vm) {
+		mig_fail("no VM to migrate");
+		return -1;
+	}
+	if (vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
+		mig_fail("the VM is %s, not running or paused", vm_state_name(vm->state));
+		return -1;
+	}
+	if (vm->dirty.active) {
+		mig_fail("the dirty log is in use (calc_dirty_rate or a guest's test log)");
+		return -1;
+	}
+	memset(&src, 0, sizeof(src));
+	src.vm = vm;
+	src.nr_pages = vm->ram_size / PAGE_SIZE;
+	size_t words = BITMAP_WORDS(src.nr_pages);
+	src.send = calloc(words, 8);
+	src.held = calloc(words, 8);
+	src.prev = calloc(words, 8);
+	src.dirty = calloc(words, 8);
+	src.sent_once = calloc(words, 8);
+	src.out = malloc(OUT_CAP);
+	src.cpu = malloc(sizeof(*src.cpu));
+	if (!src.send || !src.held || !src.prev || !src.dirty || !src.sent_once || !src.out ||
+	    !src.cpu) {
+		source_release(false);
+		mig_fail("out of memory for the migration's bitmaps");
+		return -1;
+	}
+	if (mig_conn_connect(&src.conn, addr_be, port, why, sizeof(why))) {
+		source_release(false);
+		mig_fail("%s", why);
+		return -1;
+	}
+	mig_reply_init(&src.rep);
+	mig.stats.total_pages = src.nr_pages;
+	src.phase = S_CONNECTING;
+	src.wait_start_ns = arch_time_ns();
+	return 0;
+}
+
+/* Stage bytes for the connection (the staging buffer is empty or has room). */
+static void stage(const void *p, size_t n)
+{
+	memcpy(src.out + src.out_len, p, n);
+	src.out_len += n;
+}
+
+/* Hand staged bytes to TCP; true when all are gone. */
+static bool flush(void)
+{
+	while (src.out_off < src.out_len) {
+		long n = mig_conn_send(&src.conn, src.out + src.out_off, src.out_len - src.out_off);
+		if (n < 0) {
+			source_failed("the connection to the destination failed");
+			return false;
+		}
+		if (n == 0)
+			return false;
+		src.out_off += (size_t)n;
+		mig.stats.transferred += (u64)n;
+		if (src.phase == S_ROUNDS)
+			src.live_sent += (u64)n;
+		if (src.phase >= S_FINAL)
+			mig.stats.downtime_bytes += (u64)n;
+		else
+			mig.stats.precopy_bytes += (u64)n;
+	}
+	src.out_len = src.out_off = 0;
+	return true;
+}
+
+static void send_header(void)
+{
+	struct mig_header h = { .version = MIG_VERSION, .page_size = MIG_PAGE_SIZE };
+	h.ram_size = src.vm->ram_size;
+	h.tsc_hz = arch_tsc_hz();
+	h.caps = mig.validate_ram ? MIG_CAP_VALIDATE_RAM : 0;
+	arch_cpu_fingerprint(&h.fp);
+	u8 buf[MIG_HEADER_LEN];
+	stage(buf, mig_enc_header(buf, &h));
+}
+
+/* Stage up to one batch of the pages set in send; false when none are left. */
+static bool stage_batch(void)
+{
+	u64 gfns[BATCH];
+	u16 n = 0;
+	while (n < BATCH) {
+		u64 g = bitmap_next(src.send, src.nr_pages, src.cursor);
+		if (g >= src.nr_pages)
+			break;
+		src.send[g / 64] &= ~(1ULL << (g % 64));
+		src.cursor = g + 1;
+		gfns[n++] = g;
+	}
+	if (!n)
+		return false;
+	u8 head[3];
+	stage(head, mig_enc_pages_begin(head, n));
+	for (u16 i = 0; i < n; i++) {
+		u64 g = gfns[i];
+		size_t len = mig_enc_page(src.out + src.out_len, g, src.vm->ram + g * PAGE_SIZE);
+		src.out_len += len;
+		if (len < MIG_PAGE_ENTRY_MAX)
+			mig.stats.duplicate++;
+		else
+			mig.stats.normal++;
+		if (bitmap_test(src.sent_once, g))
+			mig.stats.pages_resent++;
+		else
+			bitmap_set(src.sent_once, g);
+	}
+	src.cur.pages_sent += n;
+	return true;
+}
+
+static void start_round(u64 now)
+{
+	src.round++;
+	memset(&src.cur, 0, sizeof(src.cur));
+	src.cur.round = src.round;
+	src.cursor = 0;
+	src.round_start_ns = now;
+	u8 rec[5];
+	stage(rec, mig_enc_round(rec, src.round));
+}
+
+static void enter_final(u64 now, enum mig_reason why)
+{
+	struct vm *vm = src.vm;
+	src.was_running = vm->state == VM_RUNNING;
+	vm->state = VM_FINISH_MIGRATE;
+	mig.stats.pause_ns = now;
+	mig_set_status(MIG_EV_STOP_COPY);
+	/* The last harvest: the vCPU is out of the guest and stays out. */
+	mig.stats.dirty_sync_count++;
+	dirty_log_harvest(vm, src.dirty);
+	mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, false);
+	mig.stats.final_pages = bitmap_weight(src.send, src.nr_pages);
+	src.phase = S_FINAL;
+	src.final_step = 0;
+	src.cursor = 0;
+	hv_log("migrate: stop-and-copy (%s): vCPU paused, %lu pages left after %u rounds\n",
+	       mig_reason_name(why), mig.stats.final_pages, src.round);
+}
+
+/* A round sent everything it had: harvest, ask the policy, go on or stop. */
+static void end_round(u64 now)
+{
+	src.cur.duration_ns = now - src.round_start_ns;
+	mig.stats.dirty_sync_count++;
+	src.cur.pages_dirtied = dirty_log_harvest(src.vm, src.dirty);
+	u64 pending = 0;
+	for (u64 w = 0; w < BITMAP_WORDS(src.nr_pages); w++)
+		pending += (u64)__builtin_popcountll(src.dirty[w] | src.held[w]);
+	enum mig_reason why = mig_policy_round_end(&mig.policy, &src.cur, pending);
+	mig.stats.expected_downtime_ms = mig.policy.expected_downtime_ms;
+	hv_log("migrate: round %u: %lu pages sent, %lu dirtied, %lu ms, %lu KiB/s; %lu pending%s%s\n",
+	       src.round, src.cur.pages_sent, src.cur.pages_dirtied, src.cur.duration_ns / 1000000,
+	       mig.policy.bandwidth / 1024, pending, why == MIG_GO_ON ? "" : " -> stop: ",
+	       why == MIG_GO_ON ? "" : mig_reason_name(why));
+	if (why != MIG_GO_ON) {
+		enter_final(now, why);
+		return;
+	}
+	/* Hold the hot pages back from round 3 on: they were dirty twice. */
+	mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, src.round >= 2);
+	start_round(now);
+}
+
+static u64 round_bytes_start;
+
+static void pump_rounds(u64 now)
+{
+	for (;;) {
+		if (!flush())
+			return;
+		if (src.phase != S_ROUNDS)
+			return;
+		if (mig.fault == MIG_FAULT_CUT_PAGES && src.round == 1 &&
+		    src.cursor > src.nr_pages / 2) {
+			mig_conn_close(&src.conn);
+			source_failed("test fault cut-pages: the link was cut in round 1");
+			return;
+		}
+		if (mig_policy_allowance(&mig.policy, src.live_sent, src.live_start_ns, now) == 0)
+			return;
+		if (!stage_batch()) {
+			src.cur.bytes_sent = mig.stats.transferred - round_bytes_start;
+			u64 before = mig.stats.transferred;
+			end_round(now);
+			round_bytes_start = before;
+			if (src.phase != S_ROUNDS)
+				return;
+		}
+	}
+}
+
+static void stage_section(u32 id, u32 version, const void *data, u32 len)
+{
+	u8 head[13];
+	stage(head, mig_enc_section_begin(head, id, version, len));
+	stage(data, len);
+}
+
+static void stage_state(int step)
+{
+	struct vm *vm = src.vm;
+	u64 now = arch_time_ns();
+	switch (step) {
+	case 1:
+		arch_vcpu_save(&vm->vcpu, src.cpu);
+		stage_section(MIG_SEC_CPU, VCPU_STATE_VERSION, src.cpu, sizeof(*src.cpu));
+		break;
+	case 2: {
+		struct mig_sec_timer t = { .deadline_ns = vm->vcpu.timer_deadline_ns,
+					   .vector = vm->vcpu.timer_vector,
+					   .halted = vm->vcpu.halted };
+		stage_section(MIG_SEC_TIMER, MIG_TIMER_VERSION, &t, sizeof(t));
+		break;
+	}
+	case 3: {
+		struct mig_sec_uart u = { 0 };
+		u.ier = vm->uart.ier, u.lcr = vm->uart.lcr, u.mcr = vm->uart.mcr;
+		u.scr = vm->uart.scr, u.dll = vm->uart.dll, u.dlm = vm->uart.dlm;
+		u.line_len = (u16)MIN(vm->uart.line_len, VUART_LINE_MAX);
+		memcpy(u.line, vm->uart.line, u.line_len);
+		u.tx_bytes = vm->uart.tx_bytes;
+		stage_section(MIG_SEC_UART, MIG_UART_VERSION, &u, sizeof(u));
+		break;
+	}
+	case 4: {
+		/* The clock stopped with the vCPU: both continue from here. */
+		struct mig_sec_time t = { .vm_clock_ns = vm_clock_ns(vm, mig.stats.pause_ns),
+					  .guest_tsc = src.cpu->tsc, .tsc_hz = arch_tsc_hz() };
+		stage_section(MIG_SEC_TIME, MIG_TIME_VERSION, &t, sizeof(t));
+		break;
+	}
+	case 5: {
+		u8 rec[10];
+		bool digest = mig.validate_ram;
+		stage(rec, mig_enc_end(rec, digest, digest ? mig_ram_digest(vm->ram, vm->ram_size) : 0));
+		break;
+	}
+	}
+	(void)now;
+}
+
+static void pump_final(u64 now)
+{
+	for (;;) {
+		if (!flush())
+			return;
+		if (src.final_step == 0) {
+			if (mig.fault == MIG_FAULT_CUT_FINAL && src.cursor > 0) {
+				mig_conn_close(&src.conn);
+				source_failed("test fault cut-final: the link was cut in the final copy");
+				return;
+			}
+			if (stage_batch())
+				continue;
+			src.final_step = 1;
+		}
+		if (src.final_step <= 5) {
+			stage_state(src.final_step++);
+			continue;
+		}
+		src.phase = S_WAIT_ACK;
+		src.wait_start_ns = now;
+		hv_log("migrate: everything sent (%lu bytes in the final copy); waiting for the destination's ACK\n",
+		       mig.stats.downtime_bytes);
+		return;
+	}
+}
+
+/* The destination loaded everything: hand over (never run here again), then GO. */
+static void hand_over(u64 now)
+{
+	struct vm *vm = src.vm;
+	vm->state = VM_POSTMIGRATE;
+	snprintf(mig.handover, sizeof(mig.handover), "handed over to %s at %lu ms (host clock)",
+		 mig.peer, now / 1000000);
+	hv_log("migrate: ACK from %s: the VM is handed over and will not run here again\n", mig.peer);
+	if (mig.fault == MIG_FAULT_DROP_GO) {
+		hv_log("migrate: test fault drop-go: GO not sent\n");
+	} else {
+		u8 go[1];
+		stage(go, mig_enc_go(go));
+	}
+	mig.stats.end_ns = now;
+	mig.stats.downtime_ns = now - mig.stats.pause_ns;
+	mig_set_status(MIG_EV_DONE);
+	src.phase = S_GO_FLUSH;
+	src.wait_start_ns = now;
+}
+
+/* After GO: the VM lives elsewhere; give its memory back. */
+static void source_finish(void)
+{
+	struct vm *vm = src.vm;
+	source_release(false);
+	vm_destroy(vm);
+	hv_log("migrate: completed: %s; downtime %lu ms; %lu bytes sent for %lu MiB of RAM; memory freed\n",
+	       mig.handover, mig.stats.downtime_ns / 1000000, mig.stats.transferred,
+	       (mig.stats.total_pages * PAGE_SIZE) >> 20);
+}
+
+static void read_replies(u64 now)
+{
+	u8 buf[256];
+	for (;;) {
+		long n = mig_conn_recv(&src.conn, buf, sizeof(buf));
+		if (n == 0)
+			return;
+		if (n < 0) {
+			if (src.phase == S_GO_FLUSH)
+				return; /* the destination closed after GO */
+			source_failed(n == TCP_PIPE_CLOSED ? "the destination closed the connection"
+							   : "the connection to the destination failed");
+			return;
+		}
+		size_t off = 0;
+		while (off < (size_t)n && src.phase != S_IDLE) {
+			size_t used = 0;
+			char reason[MIG_REASON_MAX + 1];
+			enum mig_reply_kind k = mig_reply_feed(&src.rep, buf + off, (size_t)n - off, &used,
+							      reason, sizeof(reason));
+			off += used;
+			if (k == MIG_REPLY_NONE)
+				break;
+			if (k == MIG_REPLY_ACCEPT && src.phase == S_WAIT_ACCEPT) {
+				mig.stats.setup_end_ns = now;
+				mig_set_status(MIG_EV_SETUP_DONE);
+				/* Log from now on: every later write is caught. */
+				if (dirty_log_start(src.vm)) {
+					source_failed("the dirty log cannot start");
+					return;
+				}
+				memset(src.send, 0xff, BITMAP_WORDS(src.nr_pages) * 8);
+				if (src.nr_pages % 64)
+					src.send[src.nr_pages / 64] = (1ULL << (src.nr_pages % 64)) - 1;
+				src.phase = S_ROUNDS;
+				src.live_start_ns = now;
+				round_bytes_start = mig.stats.transferred;
+				start_round(now);
+				hv_log("migrate: %s accepted; sending %lu pages (dirty log: %s)\n", mig.peer,
+				       src.nr_pages, dirty_mode_name(src.vm->dirty.mode));
+			} else if (k == MIG_REPLY_ACK && src.phase == S_WAIT_ACK) {
+				hand_over(now);
+			} else if (k == MIG_REPLY_REFUSE) {
+				char why[260];
+				snprintf(why, sizeof(why), "the destination refused: %s", reason);
+				source_failed(why);
+				return;
+			} else {
+				source_failed(k == MIG_REPLY_BAD ? "the destination sent garbage"
+								 : "the destination answered out of turn");
+				return;
+			}
+		}
+	}
+}
+
+/* Bytes owed and none acknowledged for STALL_NS: the peer or the link is gone. */
+static bool stalled(u64 now)
+{
+	if (!src.conn.open)
+		return false;
+	if (src.conn.pipe.acked != src.acked_seen || !mig_conn_unacked(&src.conn)) {
+		src.acked_seen = src.conn.pipe.acked;
+		src.ack_progress_ns = now;
+		return false;
+	}
+	return mig_since(now, src.ack_progress_ns) > STALL_NS;
+}
+
+void mig_source_poll(u64 now)
+{
+	if (src.phase == S_IDLE)
+		return;
+	if (src.phase == S_CONNECTING) {
+		if (src.conn.refused) {
+			source_failed("cannot connect to the destination (refused or unreachable)");
+			return;
+		}
+		if (!src.conn.open) {
+			if (mig_since(now, src.wait_start_ns) > MIG_IDLE_TIMEOUT_NS)
+				source_failed("the destination did not answer the connection");
+			return;
+		}
+		send_header();
+		src.phase = S_WAIT_ACCEPT;
+		src.wait_start_ns = now;
+		src.ack_progress_ns = now;
+	}
+	if (mig_conn_failed(&src.conn)) {
+		if (src.phase == S_GO_FLUSH) {
+			source_finish();
+			return;
+		}
+		source_failed("the connection to the destination was reset");
+		return;
+	}
+	read_replies(now);
+	if (src.phase == S_IDLE)
+		return;
+	if (stalled(now) && src.phase != S_GO_FLUSH) {
+		source_failed("the destination stopped acknowledging data for 10 s");
+		return;
+	}
+	switch (src.phase) {
+	case S_WAIT_ACCEPT:
+		flush();
+		if (src.phase == S_WAIT_ACCEPT && mig_since(now, src.wait_start_ns) > MIG_IDLE_TIMEOUT_NS)
+			source_failed("the destination did not answer the header");
+		break;
+	case S_ROUNDS:
+		pump_rounds(now);
+		if (src.phase == S_ROUNDS)
+			mig_progress(now, src.round,
+				     (bitmap_weight(src.send, src.nr_pages) + bitmap_weight(src.held, src.nr_pages)) *
+					     PAGE_SIZE);
+		break;
+	case S_FINAL:
+		pump_final(now);
+		break;
+	case S_WAIT_ACK:
+		flush();
+		if (src.phase == S_WAIT_ACK && mig_since(now, src.wait_start_ns) > MIG_ACK_TIMEOUT_NS)
+			source_failed("no ACK from the destination within 10 s");
+		break;
+	case S_GO_FLUSH:
+		flush();
+		if (src.phase == S_GO_FLUSH &&
+		    ((!src.out_len && !mig_conn_unacked(&src.conn)) || mig_since(now, src.wait_start_ns) > GO_FLUSH_NS))
+			source_finish();
+		break;
+	default:
+		break;
+	}
+}
+
+void mig_source_cancel(void)
+{
+	bool paused = src.vm && src.vm->state == VM_FINISH_MIGRATE;
+	source_release(true);
+	hv_log("migrate: cancelled; the VM %s here\n", paused ? "resumes" : "continues");
+}
+
+void mig_source_info(void)
+{
+	if (src.phase == S_IDLE)
+		return;
+	hv_printf("round: %u (this round: %lu pages sent so far)\n", src.round, src.cur.pages_sent);
+}

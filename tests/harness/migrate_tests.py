@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""End-to-end live migration: two Terns on Bochs joined by bxhub.
+
+Host A (10.0.5.1) boots the migration guest (guest-tests/mig_verify.c), which
+writes an evolving pattern over its RAM and verifies every page of it
+continuously, and checks its own clock. Host B (10.0.5.2) boots with no
+guest and `incoming=tcp:0:4445`. The verdict on every move comes from the
+guest (its pass lines on the destination's serial, after the resume) and
+from the other host's console (who holds the VM), never from the engine's
+own report.
+
+Cases, in order (each leaves the VM running on exactly one host):
+  boot          both up, the guest verifying on A
+  garbage       A's net_send pushes the test pattern at B's migration port:
+                B refuses it, frees the partial VM and listens again
+  cancel        migrate A -> B, migrate_cancel on A mid-round: the guest runs
+                on A and keeps verifying, B frees its VM and listens again
+  cut           x-fault cut-pages (A cuts the link in round 1): same
+  lost-ack      x-fault drop-ack on B: A takes the VM back after its ACK
+                timeout; B keeps the complete copy paused and says so;
+                migrate_continue is not typed (A says the VM runs there);
+                B is then cleaned up with migrate_cancel-equivalent restart
+  move          migrate A -> B: A reports completion and frees the VM; the
+                guest's passes continue on B with no FAIL and its clock ok
+  cont-refused  `cont` on A is refused: the VM was handed over
+  back          B -> A (A listens with migrate_incoming), verified on A
+  lost-go       x-fault drop-go on A: A hands over without GO; B waits and
+                says so; A says it handed over; migrate_continue on B runs it
+  info          info migrate on both: statuses and counters agree with the
+                number of pages and bytes
+
+One PASS/FAIL line per case, then `migrate: N passed, N failed`.
+Transcripts: build/test-logs/mig-*.log.
+
+Usage: migrate_tests.py --build build [--model corei7_skylake_x] [--mem 8M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import Machine, grub_test_cfg  # noqa: E402
+from net_tests import free_udp_base  # noqa: E402
+from suite import CaseFailed, Suite, check  # noqa: E402
+
+IPS = ("10.0.5.1", "10.0.5.2")
+PORT = 4445
+BOOT_TIMEOUT = 240
+MOVE_TIMEOUT = 600
+PASS_RX = r"^vm0\| mig: pass (?P<n>\d+) ok"
+FAIL_RX = r"^vm0\| mig: FAIL.*"
+
+
+class Runner(Suite):
+    def __init__(self, build: Path, model: str, mem: str, verbose: bool):
+        super().__init__("migrate", build, verbose)
+        self.model = model
+        self.mem = mem
+        self.tag = "pml" if "skylake" in model else "wp"
+
+    def machine(self, i: int, base: int, cmdline: str, guest: str = "mig_verify") -> Machine:
+        cfg = grub_test_cfg(guest, f"{cmdline} ip={IPS[i]}/24 migrate_test")
+        return Machine(
+            f"mig-{self.tag}-{'ab'[i]}", iso=self.build / "tern.iso", test_cfg=cfg,
+            model=self.model, log_dir=self.log_dir, wall_timeout=3000,
+            extra_config=("pci: enabled=1, chipset=i440fx, slot1=e1000",
+                          f"e1000: enabled=1, mac=52:54:00:7e:73:{0x10 + i:02x}, "
+                          f"ethmod=socket, ethdev={base + 2 * i}"))
+
+    # ---- helpers ----
+
+    def passes_after(self, m: Machine, mark: int, count: int, timeout: float) -> list[int]:
+        """Wait for `count` complete verification passes printed after mark;
+        any FAIL line from the guest fails the case at once."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = m.text_since(mark)
+            bad = re.search(FAIL_RX, text, re.M)
+            check(bad is None, f"{m.name}: the guest says: {bad.group(0) if bad else ''}")
+            found = [int(x.group("n")) for x in re.finditer(PASS_RX, text, re.M)]
+            if len(found) >= count:
+                return found
+            check(time.monotonic() < deadline,
+                  f"{m.name}: {len(found)} of {count} verification passes within {timeout:.0f} s")
+            time.sleep(0.5)
+
+    def holds(self, m: Machine, expect: str) -> str:
+        a = m.command("info status", r"^VM status: (?P<s>.*)\n")
+        s = a.match.group("s")
+        check(s.startswith(expect), f"{m.name}: info status says {s!r}, expected {expect!r}")
+        return s
+
+    # ---- cases ----
+
+    def boot(self, a: Machine, b: Machine) -> str:
+        a.start()
+        b.start()
+        b.expect(rf"waiting for an incoming migration on tcp port {PORT}", BOOT_TIMEOUT, "B listening")
+        for x in (a, b):
+            x.expect(r"console ready", BOOT_TIMEOUT, "the console")
+        self.passes_after(a, 0, 2, BOOT_TIMEOUT)
+        return "guest verifying on A, B waiting"
+
+    def garbage(self, a: Machine, b: Machine) -> str:
+        mb = b.mark()
+        a.command(f"net_send {IPS[1]} {PORT} 200000", r"^net_send: connecting")
+        r = b.expect(r"^migrate: failed: (?P<why>.*)\n", 120, "B's refusal")
+        check("stream" in r.group("why") and "listening again" in r.group("why"), r.group(0))
+        self.holds(b, "none")
+        self.passes_after(a, a.mark(), 1, 120)
+        return r.group("why")[:80]
+
+    def cancel(self, a: Machine, b: Machine) -> str:
+        ma = a.mark()
+        a.command(f"migrate tcp:{IPS[1]}:{PORT}", r"^migrate: to ")
+        a.expect(r"^migrate: .* accepted; sending", 120, "B accepting")
+        a.expect(r"^migrate: active, round 1,", 120, "a progress line")
+        a.command("migrate_cancel")
+        a.expect(r"^migrate: cancelled; the VM continues here", 30, "A's cancel")
+        b.expect(r"^migrate: failed: .*(closed|reset|failed).*listening again", 120, "B freeing its VM")
+        self.holds(a, "running")
+        self.holds(b, "none")
+        a.command("info migrate", r"^status: cancelled")
+        self.passes_after(a, a.mark(), 1, 120)
+        return "A runs on, B freed the partial VM"
+
+    def cut(self, a: Machine, b: Machine) -> str:
+        a.command("migrate_set_parameter x-fault cut-pages", r"^x-fault: cut-pages")
+        a.command(f"migrate tcp:{IPS[1]}:{PORT}", r"^migrate: to ")
+        r = a.expect(r"^migrate: failed: (?P<why>.*)\n", 300, "A's failure")
+        check("cut" in r.group("why") and "continues here" in r.group("why"), r.group(0))
+        a.command("migrate_set_parameter x-fault none", r"^x-fault: none")
+        b.expect(r"^migrate: failed: .*listening again", 120, "B freeing its VM")
+        self.holds(a, "running")
+        self.holds(b, "none")
+        self.passes_after(a, a.mark(), 1, 120)
+        return r.group("why")[:80]
+
+    def move(self, src: Machine, dst: Machine, dst_ip: str) -> str:
+        ms, md = src.mark(), dst.mark()
+        before = self.passes_after(src, ms, 1, 120)[-1]
+        src.command(f"migrate tcp:{dst_ip}:{PORT}", r"^migrate: to ")
+        done = src.expect(r"^migrate: completed: .*downtime (?P<dt>\d+) ms; (?P<bytes>\d+) bytes sent\b.*\n",
+                          MOVE_TIMEOUT, "the source's completion")
+        dst.expect(r"^migrate: GO received: the VM runs on this host now", 60, "the destination running it")
+        resumed = dst.mark()
+        self.holds(dst, "running")
+        self.holds(src, "none")
+        after = self.passes_after(dst, resumed, 2, 300)
+        check(after[0] >= before, f"pass numbers went back: {before} on the source, {after[0]} after")
+        rounds = len(re.findall(r"^migrate: round \d+:", src.text_since(ms), re.M))
+        note = (f"downtime {done.group('dt')} ms (source), {done.group('bytes')} bytes, {rounds} rounds, "
+                f"passes {before} -> {after[-1]}")
+        self.figures.append(f"{self.tag} {src.name} -> {dst.name}: {note}")
+        return note
+
+    def cont_refused(self, a: Machine) -> str:
+        a.command("cont", r"^error: no VM \(postmigrate")
+        return "cont refused on the old source"
+
+    def back(self, a: Machine, b: Machine) -> str:
+        a.command(f"migrate_incoming tcp:0:{PORT}", r"^migrate_incoming: listening")
+        return self.move(b, a, IPS[0])
+
+    def lost_go(self, a: Machine, b: Machine) -> str:
+        a.command("migrate_set_parameter x-fault drop-go", r"^x-fault: drop-go")
+        a.command(f"migrate tcp:{IPS[1]}:{PORT}", r"^migrate: to ")
+        a.expect(r"^migrate: test fault drop-go", MOVE_TIMEOUT, "A handing over without GO")
+        a.expect(r"^migrate: completed: handed over", 60, "A's completion")
+        a.command("migrate_set_parameter x-fault none", r"^x-fault: none")
+        b.expect(r"^migrate: GO not received.*migrate_continue", 120, "B saying what to do")
+        self.holds(b, "inmigrate")
+        self.holds(a, "none")
+        a.command("info migrate", r"^handover: handed over to ")
+        mb = b.mark()
+        b.command("migrate_continue", None)
+        b.expect(r"^migrate: migrate_continue: the VM runs on this host now", 30, "B running it")
+        self.passes_after(b, mb, 2, 300)
+        return "B ran the VM on migrate_continue after A said it handed over"
+
+    def lost_ack(self, a: Machine, b: Machine) -> str:
+        b.command("migrate_set_parameter x-fault drop-ack", r"^x-fault: drop-ack")
+        a.command(f"migrate tcp:{IPS[1]}:{PORT}", r"^migrate: to ")
+        b.expect(r"^migrate: test fault drop-ack", MOVE_TIMEOUT, "B dropping its ACK")
+        r = a.expect(r"^migrate: failed: (?P<why>.*)\n", 60, "A's ACK timeout")
+        check("no ACK" in r.group("why") and "resumes here" in r.group("why"), r.group(0))
+        b.expect(r"^migrate: GO not received.*migrate_continue", 60, "B waiting for the operator")
+        self.holds(a, "running")
+        self.holds(b, "inmigrate")
+        self.passes_after(a, a.mark(), 1, 120)
+        return "A took the VM back; B holds a paused copy and says not to run it unless A handed over"
+
+    def info(self, a: Machine) -> str:
+        t = a.command("info migrate", r"^status: completed").text
+        for field in ("total-time", "setup-time", "downtime", "transferred", "remaining", "total",
+                      "duplicate", "normal", "normal-bytes", "dirty-pages-rate", "mbps",
+                      "pages-per-second", "dirty-sync-count", "cpu-throttle-percentage"):
+            check(re.search(rf"^{field}: ", t, re.M) is not None, f"info migrate lacks {field}")
+        return "all of QEMU's fields present"
+
+    def run_all(self) -> None:
+        if not shutil.which("bxhub"):
+            self.fail_all(["boot"], "bxhub (package bochs) missing")
+            return
+        base = free_udp_base()
+        hub = subprocess.Popen(["bxhub", "-ports=2", f"-base={base}"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        a = self.machine(0, base, f"guest=mig_verify mem={self.mem}")
+        b = self.machine(1, base, f"noguest incoming=tcp:0:{PORT}")
+        try:
+            if not self.case(f"{self.tag}-boot", self.boot, a, b):
+                return
+            self.case(f"{self.tag}-garbage", self.garbage, a, b)
+            self.case(f"{self.tag}-cancel", self.cancel, a, b)
+            self.case(f"{self.tag}-cut", self.cut, a, b)
+            if not self.case(f"{self.tag}-move", self.move, a, b, IPS[1]):
+                return
+            self.case(f"{self.tag}-info", self.info, a)
+            self.case(f"{self.tag}-cont-refused", self.cont_refused, a)
+            if not self.case(f"{self.tag}-back", self.back, a, b):
+                return
+            b.command(f"migrate_incoming tcp:0:{PORT}", r"^migrate_incoming: listening")
+            self.case(f"{self.tag}-lost-go", self.lost_go, a, b)
+        finally:
+            for x in (a, b):
+                x.close()
+            hub.terminate()
+            hub.wait(10)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", type=Path, default=Path("build"))
+    ap.add_argument("--model", default="corei7_skylake_x")
+    ap.add_argument("--mem", default="8M")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    r = Runner(args.build.resolve(), args.model, args.mem, args.verbose)
+    return r.run({"all": r.run_all}, ["all"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
