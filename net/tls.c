@@ -8,6 +8,13 @@
  * entropy (RDSEED, else RDRAND, straight from the CPU; with neither the
  * console refuses to start rather than run on guessable keys) and the byte
  * pipe (non-blocking callbacks from net/netcon.c).
+ *
+ * Keys live in slots (enum tls_key): the console's (also used by the test
+ * streams) and the migration's. Each slot has its own server and client
+ * configuration holding only its own key and identity, so a server session
+ * of one slot cannot complete a handshake with the other slot's key. The
+ * entropy source and the DRBG are shared and set up once, by whichever key
+ * comes first.
  * Context: service loop only; also builds on the host for loopback tests.
  */
 #include <tern/arch.h>
@@ -24,10 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One session (context, 16 KiB in and 16 KiB out record buffers, the key
- * schedule) takes about 40 KiB, its handshake a few more for a while: room
- * for the console, a stream in and a stream out at once. */
-#define TLS_MEM_CAP (192 * 1024)
+/*
+ * One session (context, 16 KiB in and 16 KiB out record buffers, the key
+ * schedule) takes about 35 KiB, its handshake a couple more for a while.
+ * At most four are open at once: the console's, a TLS sink stream, a
+ * net_send stream and a migration (source or destination, one at a time);
+ * tests/unit/test_tls.c measures those four at about 138 KiB. The cap was
+ * 192 KiB for the first three; it is 32 KiB more for the migration, so that
+ * four sessions at the rounder 40 KiB (160 KiB) and the handshakes still
+ * leave a whole session's worth to spare: a migration must not be refused
+ * for memory because the test streams happen to be open.
+ */
+#define TLS_MEM_CAP (224 * 1024)
 
 /* What a pipe failure looks like to mbedTLS (it passes the code through). */
 #define TLS_ERR_PIPE (-0x0050)
@@ -40,15 +55,27 @@ struct tls_session {
 
 enum hw_rng { HW_NONE, HW_RDRAND, HW_RDSEED };
 
-static struct {
+/* One key slot: its own server and client configuration. */
+struct tls_key_slot {
 	bool ready;
+	mbedtls_ssl_config conf[2]; /* [TLS_SERVER], [TLS_CLIENT] */
+};
+
+static struct {
+	bool rng_ready; /* entropy and DRBG seeded (shared by all keys) */
 	enum hw_rng rng;
 	bool has_rdrand;
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	mbedtls_ssl_config conf[2]; /* [TLS_SERVER], [TLS_CLIENT] */
+	struct tls_key_slot key[TLS_NR_KEYS];
 	size_t mem_used, mem_peak;
 } tls;
+
+/* For messages: which slot a key is. */
+static const char *const key_names[TLS_NR_KEYS] = {
+	[TLS_KEY_CONSOLE] = "console",
+	[TLS_KEY_MIGRATE] = "migration",
+};
 
 static const int tls_suites[] = {
 	MBEDTLS_TLS_PSK_WITH_AES_128_GCM_SHA256,
@@ -181,26 +208,20 @@ static int config_role(mbedtls_ssl_config *c, enum tls_role role, const u8 *psk,
 	mbedtls_ssl_conf_max_version(c, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_ciphersuites(c, tls_suites);
 	mbedtls_ssl_conf_rng(c, mbedtls_ctr_drbg_random, &tls.drbg);
+	/* No PSK callback: the server accepts this one identity and key only. */
 	return mbedtls_ssl_conf_psk(c, psk, psk_len, (const unsigned char *)identity,
 				    strlen(identity));
 }
 
-bool tls_ready(void)
+/*
+ * The entropy source and the DRBG, once for all keys. A failure leaves
+ * nothing behind, so a later key tries again (and fails the same way on
+ * the same CPU).
+ */
+static int rng_init(char *why, size_t why_len)
 {
-	return tls.ready;
-}
-
-int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, size_t why_len)
-{
-	int rc;
-	if (tls.ready) {
-		snprintf(why, why_len, "TLS is already set up");
-		return -1;
-	}
-	if (!psk || !psk_len || !identity || !*identity) {
-		snprintf(why, why_len, "no pre-shared key or identity");
-		return -1;
-	}
+	if (tls.rng_ready)
+		return 0;
 	tls.rng = probe_rng();
 	if (tls.rng == HW_NONE) {
 		snprintf(why, why_len, "this CPU has neither RDSEED nor RDRAND, and Tern has no other "
@@ -210,32 +231,96 @@ int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, siz
 	if (!rng_looks_alive()) {
 		snprintf(why, why_len, "the CPU's %s fails or returns constant values",
 			 tls.rng == HW_RDSEED ? "RDSEED/RDRAND" : "RDRAND");
+		tls.rng = HW_NONE;
 		return -1;
 	}
 	mbedtls_platform_set_calloc_free(tls_calloc, tls_free);
 	mbedtls_entropy_init(&tls.entropy); /* adds mbedtls_hardware_poll as a strong source */
 	mbedtls_ctr_drbg_init(&tls.drbg);
-	mbedtls_ssl_config_init(&tls.conf[TLS_SERVER]);
-	mbedtls_ssl_config_init(&tls.conf[TLS_CLIENT]);
 	static const char pers[] = "tern netcon";
-	rc = mbedtls_ctr_drbg_seed(&tls.drbg, mbedtls_entropy_func, &tls.entropy,
-				   (const unsigned char *)pers, sizeof(pers) - 1);
-	if (rc)
-		goto fail;
+	int rc = mbedtls_ctr_drbg_seed(&tls.drbg, mbedtls_entropy_func, &tls.entropy,
+				       (const unsigned char *)pers, sizeof(pers) - 1);
+	if (rc) {
+		tls_strerror(rc, why, why_len);
+		mbedtls_ctr_drbg_free(&tls.drbg);
+		mbedtls_entropy_free(&tls.entropy);
+		tls.rng = HW_NONE;
+		return -1;
+	}
+	tls.rng_ready = true;
+	return 0;
+}
+
+bool tls_key_ready(enum tls_key key)
+{
+	return (unsigned)key < TLS_NR_KEYS && tls.key[key].ready;
+}
+
+bool tls_ready(void)
+{
+	return tls_key_ready(TLS_KEY_CONSOLE);
+}
+
+/* True if another slot already holds this very key: then its holder could
+ * read this slot's sessions, which is what separate slots exist to prevent. */
+static bool key_used_elsewhere(enum tls_key key, const u8 *psk, size_t psk_len)
+{
+	for (int k = 0; k < TLS_NR_KEYS; k++) {
+		const mbedtls_ssl_config *c = &tls.key[k].conf[TLS_SERVER];
+		if (k != (int)key && tls.key[k].ready && c->psk_len == psk_len &&
+		    !memcmp(c->psk, psk, psk_len))
+			return true;
+	}
+	return false;
+}
+
+int tls_add_key(enum tls_key key, const u8 *psk, size_t psk_len, const char *identity, char *why,
+		size_t why_len)
+{
+	int rc;
+	if ((unsigned)key >= TLS_NR_KEYS) {
+		snprintf(why, why_len, "no such TLS key slot (%d)", (int)key);
+		return -1;
+	}
+	struct tls_key_slot *slot = &tls.key[key];
+	if (slot->ready) {
+		snprintf(why, why_len, "the %s key is already set up", key_names[key]);
+		return -1;
+	}
+	if (!psk || !psk_len || !identity || !*identity) {
+		snprintf(why, why_len, "no pre-shared key or identity");
+		return -1;
+	}
+	if (psk_len > MBEDTLS_PSK_MAX_LEN) {
+		snprintf(why, why_len, "the pre-shared key is longer than %d bytes",
+			 MBEDTLS_PSK_MAX_LEN);
+		return -1;
+	}
+	if (key_used_elsewhere(key, psk, psk_len)) {
+		snprintf(why, why_len, "the %s key must differ from the other keys", key_names[key]);
+		return -1;
+	}
+	if (rng_init(why, why_len))
+		return -1;
+	mbedtls_ssl_config_init(&slot->conf[TLS_SERVER]);
+	mbedtls_ssl_config_init(&slot->conf[TLS_CLIENT]);
 	for (int role = TLS_SERVER; role <= TLS_CLIENT; role++) {
-		rc = config_role(&tls.conf[role], role, psk, psk_len, identity);
+		rc = config_role(&slot->conf[role], role, psk, psk_len, identity);
 		if (rc)
 			goto fail;
 	}
-	tls.ready = true;
+	slot->ready = true;
 	return 0;
 fail:
 	tls_strerror(rc, why, why_len);
-	mbedtls_ssl_config_free(&tls.conf[TLS_SERVER]);
-	mbedtls_ssl_config_free(&tls.conf[TLS_CLIENT]);
-	mbedtls_ctr_drbg_free(&tls.drbg);
-	mbedtls_entropy_free(&tls.entropy);
+	mbedtls_ssl_config_free(&slot->conf[TLS_SERVER]);
+	mbedtls_ssl_config_free(&slot->conf[TLS_CLIENT]);
 	return -1;
+}
+
+int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, size_t why_len)
+{
+	return tls_add_key(TLS_KEY_CONSOLE, psk, psk_len, identity, why, why_len);
 }
 
 /* ---- sessions ---- */
@@ -258,21 +343,28 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 	return n == 0 ? MBEDTLS_ERR_SSL_WANT_READ : 0; /* 0: end of stream for mbedTLS */
 }
 
-struct tls_session *tls_session_new(const struct tls_pipe *pipe, enum tls_role role)
+struct tls_session *tls_session_new_key(const struct tls_pipe *pipe, enum tls_role role,
+				       enum tls_key key)
 {
-	if (!tls.ready || !pipe || !pipe->send || !pipe->recv)
+	if (!tls_key_ready(key) || (role != TLS_SERVER && role != TLS_CLIENT) || !pipe ||
+	    !pipe->send || !pipe->recv)
 		return NULL;
 	struct tls_session *s = tls_calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->pipe = *pipe;
 	mbedtls_ssl_init(&s->ssl);
-	if (mbedtls_ssl_setup(&s->ssl, &tls.conf[role])) {
+	if (mbedtls_ssl_setup(&s->ssl, &tls.key[key].conf[role])) {
 		tls_session_free(s);
 		return NULL;
 	}
 	mbedtls_ssl_set_bio(&s->ssl, s, bio_send, bio_recv, NULL);
 	return s;
+}
+
+struct tls_session *tls_session_new(const struct tls_pipe *pipe, enum tls_role role)
+{
+	return tls_session_new_key(pipe, role, TLS_KEY_CONSOLE);
 }
 
 void tls_session_free(struct tls_session *s)

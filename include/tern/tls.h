@@ -4,7 +4,9 @@
  * streams to another Tern or a Linux peer (server and client, see
  * net/tls_stream.c). Non-blocking: the caller
  * supplies a byte pipe (send/recv that never wait) and calls again when
- * something returned "again". One key and identity for all sessions.
+ * something returned "again". Keys sit in slots (enum tls_key), one key
+ * and identity each; a session uses one slot, and a server session accepts
+ * only its slot's identity and key.
  * Context: the service loop only (no locking; mbedTLS state is global here).
  */
 #ifndef TERN_TLS_H
@@ -32,16 +34,34 @@ struct tls_session;
 enum tls_role { TLS_SERVER, TLS_CLIENT };
 
 /*
- * Check the hardware entropy source (RDSEED, else RDRAND; never anything
- * weaker), seed the DRBG and set up the server and client configurations:
- * TLS 1.2 only, PSK only, AES-GCM. Returns 0, or -1 with a reason in why.
- * Call once.
+ * Key slots. Separate keys keep apart who may do what: the console's key
+ * (netcon_psk=, also the TLS test streams) gives a shell, the migration's
+ * (migrate_psk=) carries all of a guest's memory; neither opens the other.
  */
+enum tls_key { TLS_KEY_CONSOLE, TLS_KEY_MIGRATE, TLS_NR_KEYS };
+
+/*
+ * Set up slot key with psk (1 to 32 bytes, mbedTLS's limit) and identity:
+ * its server and client configurations, TLS 1.2 only, PSK only, AES-GCM.
+ * The first key to come also checks the hardware entropy source (RDSEED,
+ * else RDRAND; never anything weaker) and seeds the DRBG, whichever slot
+ * it is. Refused: a slot already set up, no key or identity, a key another
+ * slot already holds. Returns 0, or -1 with a reason in why. psk and
+ * identity are copied.
+ */
+int tls_add_key(enum tls_key key, const u8 *psk, size_t psk_len, const char *identity,
+		char *why, size_t why_len);
+/* True once tls_add_key(key, ...) succeeded. */
+bool tls_key_ready(enum tls_key key);
+/* The console key: tls_add_key(TLS_KEY_CONSOLE, ...) and tls_key_ready(TLS_KEY_CONSOLE). */
 int tls_init(const u8 *psk, size_t psk_len, const char *identity, char *why, size_t why_len);
-/* True once tls_init() succeeded. */
 bool tls_ready(void);
 
-/* A new session over pipe (copied); NULL when TLS memory is short. */
+/* A new session over pipe (copied) with key's slot; NULL when that key is
+ * not set up or TLS memory is short. */
+struct tls_session *tls_session_new_key(const struct tls_pipe *pipe, enum tls_role role,
+					enum tls_key key);
+/* The same with the console key. */
 struct tls_session *tls_session_new(const struct tls_pipe *pipe, enum tls_role role);
 void tls_session_free(struct tls_session *s);
 
@@ -69,7 +89,7 @@ const char *tls_strerror(long err, char *buf, size_t len);
 /* The negotiated ciphersuite ("TLS-PSK-WITH-AES-128-GCM-SHA256"). */
 const char *tls_ciphersuite(const struct tls_session *s);
 
-/* The hardware entropy source tls_init() chose: "RDSEED", "RDRAND" or "none". */
+/* The hardware entropy source the first key chose: "RDSEED", "RDRAND" or "none". */
 const char *tls_rng_name(void);
 /* How AES and GCM run: "AES-NI, PCLMULQDQ" or "portable C" (CPUID at run time). */
 const char *tls_aes_name(void);

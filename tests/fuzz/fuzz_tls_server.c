@@ -78,8 +78,8 @@ static void tls_setup(void)
 
 static void tls_teardown(void)
 {
-	mbedtls_ssl_config_free(&tls.conf[TLS_SERVER]);
-	mbedtls_ssl_config_free(&tls.conf[TLS_CLIENT]);
+	mbedtls_ssl_config_free(&tls.key[TLS_KEY_CONSOLE].conf[TLS_SERVER]);
+	mbedtls_ssl_config_free(&tls.key[TLS_KEY_CONSOLE].conf[TLS_CLIENT]);
 	mbedtls_ctr_drbg_free(&tls.drbg);
 	mbedtls_entropy_free(&tls.entropy);
 	CHECK(tls.mem_used == 0); /* every block of TLS memory came back */
@@ -204,7 +204,7 @@ static void record(const char *const *lines, int n, bool close)
 	/* The client draws from its own generator, so replaying the recording
 	 * leaves the server's draws exactly as they were. */
 	client_rng_state = 7;
-	mbedtls_ssl_conf_rng(&tls.conf[TLS_CLIENT], client_rng, NULL);
+	mbedtls_ssl_conf_rng(&tls.key[TLS_KEY_CONSOLE].conf[TLS_CLIENT], client_rng, NULL);
 	static const struct tls_pipe srv_pipe = { rec_srv_send, srv_recv, NULL };
 	static const struct tls_pipe cli_pipe = { cl_send, cl_recv, NULL };
 	rec_len = inbox_len = to_client_len = 0;
