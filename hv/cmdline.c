@@ -157,6 +157,18 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 			cfg->incoming_port = (u16)port;
 	} else if (!strcmp(word, "migrate_test") && !val) {
 		cfg->migrate_test = true;
+	} else if (!strcmp(word, "migrate_psk")) {
+		if (!val || parse_hex(val, cfg->migrate_psk, sizeof(cfg->migrate_psk), &cfg->migrate_psk_len)) {
+			cfg->migrate_psk_len = 0;
+			warnf(warn, ctx, n, "migrate_psk: want 2 to 128 hex digits; no migration key%s", "");
+		}
+	} else if (!strcmp(word, "migrate_psk_id")) {
+		if (!val || !*val || strlen(val) >= sizeof(cfg->migrate_psk_id))
+			warnf(warn, ctx, n, "migrate_psk_id=%s: bad identity", val ? val : "");
+		else
+			strcpy(cfg->migrate_psk_id, val);
+	} else if (!strcmp(word, "migrate_plain") && !val) {
+		cfg->migrate_plain = true;
 	} else if (!strcmp(word, "debug_crash") && !val) {
 		cfg->debug_crash = true;
 	} else if (!strcmp(word, "noguest") && !val) {
@@ -166,15 +178,27 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 	}
 }
 
+/* The options whose values are keys: never logged. */
+static const char *const secrets[] = { "netcon_psk=", "migrate_psk=" };
+
+/* The secret option p starts with, or NULL. */
+static const char *secret_at(const char *p)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(secrets); i++)
+		if (!strncmp(p, secrets[i], strlen(secrets[i])))
+			return secrets[i];
+	return NULL;
+}
+
 void cmdline_redact(const char *cmdline, char *out, size_t out_len)
 {
-	static const char secret[] = "netcon_psk=";
 	size_t o = 0;
 	if (!out_len)
 		return;
 	for (const char *p = cmdline; *p && o + 1 < out_len;) {
 		bool word_start = p == cmdline || p[-1] == ' ' || p[-1] == '\t';
-		if (word_start && !strncmp(p, secret, sizeof(secret) - 1)) {
+		const char *secret = word_start ? secret_at(p) : NULL;
+		if (secret) {
 			int n = snprintf(out + o, out_len - o, "%s<hidden>", secret);
 			o = MIN(o + (size_t)(n > 0 ? n : 0), out_len - 1);
 			p += strcspn(p, " \t");
@@ -188,12 +212,13 @@ void cmdline_redact(const char *cmdline, char *out, size_t out_len)
 int cmdline_parse(const char *cmdline, struct hv_config *cfg,
 		  void (*warn)(void *ctx, const char *msg), void *ctx)
 {
-	char word[256]; /* netcon_psk= takes 128 hex digits */
+	char word[256]; /* netcon_psk= and migrate_psk= take 128 hex digits */
 	int n = 0;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->guest_mem = CMDLINE_MEM_DEFAULT;
 	cfg->netcon_port = CMDLINE_NETCON_PORT;
 	strcpy(cfg->netcon_psk_id, "tern");
+	strcpy(cfg->migrate_psk_id, CMDLINE_MIGRATE_PSK_ID);
 	while (*cmdline) {
 		while (*cmdline == ' ' || *cmdline == '\t')
 			cmdline++;

@@ -12,6 +12,7 @@
 #define CMDLINE_MEM_MAX (4ULL << 30) /* the guest start map covers 4 GiB */
 #define CMDLINE_MEM_DEFAULT (64ULL << 20)
 #define CMDLINE_NETCON_PORT 4444
+#define CMDLINE_MIGRATE_PSK_ID "tern-migrate"
 
 struct hv_config {
 	u64 guest_mem;    /* bytes, multiple of 2 MiB */
@@ -31,11 +32,18 @@ struct hv_config {
 	bool debug_crash;        /* "debug_crash": the console's `crash` command works */
 	u16 incoming_port;       /* "incoming=tcp:0:PORT": wait for a migrating VM */
 	bool migrate_test;       /* "migrate_test": the x-fault parameter works (tests only) */
+	/* The migration's own TLS key: the console's key must not open a stream
+	 * that carries all of guest memory (docs/network-console.md). */
+	u8 migrate_psk[64];      /* "migrate_psk=HEX" (2..128 hex digits) */
+	u32 migrate_psk_len;     /* 0 = no migration key */
+	char migrate_psk_id[64]; /* "migrate_psk_id=NAME", default "tern-migrate" */
+	bool migrate_plain;      /* "migrate_plain": unencrypted migration, private links only */
 };
 
 /*
  * Copy cmdline to out (out_len bytes, always terminated) with the value of
- * every secret option (netcon_psk=) replaced by "<hidden>", for logging.
+ * every secret option (netcon_psk=, migrate_psk=) replaced by "<hidden>",
+ * for logging.
  */
 void cmdline_redact(const char *cmdline, char *out, size_t out_len);
 

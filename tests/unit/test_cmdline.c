@@ -449,3 +449,87 @@ TEST(migrate_test_is_a_bare_flag)
 	CHECK_EQ(parse("migrate_test=1"), 1);
 	CHECK(!cfg.migrate_test);
 }
+
+/* ---- the migration's own key (docs/network-console.md, key slots) ---- */
+
+TEST(migrate_key_defaults)
+{
+	CHECK_EQ(parse(""), 0);
+	CHECK_EQ(cfg.migrate_psk_len, 0);
+	CHECK_STR_EQ(cfg.migrate_psk_id, "tern-migrate");
+	CHECK(!cfg.migrate_plain);
+}
+
+TEST(migrate_key_identity_and_plain)
+{
+	CHECK_EQ(parse("netcon_psk=0102 migrate_psk=00ff10Ab migrate_psk_id=dc2 migrate_plain"), 0);
+	CHECK_EQ(cfg.migrate_psk_len, 4);
+	CHECK_EQ(cfg.migrate_psk[0], 0x00);
+	CHECK_EQ(cfg.migrate_psk[1], 0xff);
+	CHECK_EQ(cfg.migrate_psk[2], 0x10);
+	CHECK_EQ(cfg.migrate_psk[3], 0xab);
+	CHECK_STR_EQ(cfg.migrate_psk_id, "dc2");
+	CHECK(cfg.migrate_plain);
+	/* The console's key stays its own. */
+	CHECK_EQ(cfg.netcon_psk_len, 2);
+	CHECK_EQ(cfg.netcon_psk[0], 0x01);
+	CHECK_STR_EQ(cfg.netcon_psk_id, "tern");
+}
+
+TEST(bad_migrate_key_warns_and_leaves_no_key)
+{
+	static const char *const bad[] = {
+		"migrate_psk", "migrate_psk=", "migrate_psk=abc", "migrate_psk=zz", "migrate_psk=0g",
+		"migrate_psk_id", "migrate_psk_id=", "migrate_plain=1",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		CHECK_EQ(parse(bad[i]), 1);
+		CHECK_EQ(cfg.migrate_psk_len, 0);
+		CHECK_STR_EQ(cfg.migrate_psk_id, "tern-migrate");
+		CHECK(!cfg.migrate_plain);
+	}
+	CHECK_EQ(parse("migrate_psk=zz"), 1);
+	CHECK(strstr(warnings[0], "migrate_psk: want 2 to 128 hex digits"));
+	CHECK(!strstr(warnings[0], "zz")); /* a bad key is not echoed either */
+	/* A good key followed by a bad one: no key at all, not the old one. */
+	CHECK_EQ(parse("migrate_psk=0011 migrate_psk=xyz1"), 1);
+	CHECK_EQ(cfg.migrate_psk_len, 0);
+}
+
+TEST(migrate_psk_of_64_bytes_accepted_65_refused)
+{
+	char line[200] = "migrate_psk=";
+	for (int i = 0; i < 128; i++)
+		strcat(line, "b");
+	CHECK_EQ(parse(line), 0);
+	CHECK_EQ(cfg.migrate_psk_len, 64);
+	CHECK_EQ(cfg.migrate_psk[63], 0xbb);
+	strcat(line, "bb");
+	CHECK_EQ(parse(line), 1);
+	CHECK_EQ(cfg.migrate_psk_len, 0);
+	char id[80] = "migrate_psk_id=";
+	for (int i = 0; i < 63; i++)
+		strcat(id, "n");
+	CHECK_EQ(parse(id), 0); /* 63 characters fit */
+	CHECK_EQ(strlen(cfg.migrate_psk_id), 63);
+	strcat(id, "n");
+	CHECK_EQ(parse(id), 1);
+	CHECK_STR_EQ(cfg.migrate_psk_id, "tern-migrate");
+}
+
+TEST(redact_hides_both_keys)
+{
+	char out[160];
+	cmdline_redact("netcon_psk=00ff migrate_psk=a1b2c3 migrate_psk_id=dc2 migrate_plain", out,
+		       sizeof(out));
+	CHECK_STR_EQ(out, "netcon_psk=<hidden> migrate_psk=<hidden> migrate_psk_id=dc2 migrate_plain");
+	cmdline_redact("migrate_psk=abcd", out, sizeof(out));
+	CHECK_STR_EQ(out, "migrate_psk=<hidden>");
+	cmdline_redact("guest=x\tmigrate_psk=abcd", out, sizeof(out));
+	CHECK_STR_EQ(out, "guest=x\tmigrate_psk=<hidden>");
+	cmdline_redact("xmigrate_psk=abcd migrate_psk_id=abcd", out, sizeof(out)); /* not the key */
+	CHECK_STR_EQ(out, "xmigrate_psk=abcd migrate_psk_id=abcd");
+	char small[10];
+	cmdline_redact("migrate_psk=abcdef", small, sizeof(small));
+	CHECK_STR_EQ(small, "migrate_p"); /* cut, and never a digit of the key */
+}
