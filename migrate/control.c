@@ -51,13 +51,12 @@ static u64 elapsed_ms(void)
 	return (end - mig.stats.start_ns) / 1000000;
 }
 
-void mig_progress(u64 now, u32 round, u64 remaining)
+void mig_progress(u64 now, u32 round, u64 remaining, u64 bw)
 {
 	mig.stats.remaining_pages = remaining / PAGE_SIZE;
 	if (now - mig.last_progress_ns < PROGRESS_NS)
 		return;
 	mig.last_progress_ns = now;
-	u64 bw = mig.policy.bandwidth;
 	u64 eta_ms = bw ? remaining * 1000 / bw : 0;
 	hv_log("migrate: %s, round %u, remaining %lu.%02lu MiB, %lu KiB/s, ETA %lu.%lu s, throttle %u%%\n",
 	       mig_status_name(mig.status), round, remaining >> 20, ((remaining & 0xfffff) * 100) >> 20,

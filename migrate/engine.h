@@ -113,6 +113,6 @@ void mig_dest_continue(void);
 void mig_set_status(enum mig_event ev);
 /* Fail the migration with a reason (printed and kept for info migrate). */
 __printf(1, 2) void mig_fail(const char *fmt, ...);
-void mig_progress(u64 now, u32 round, u64 remaining_bytes);
+void mig_progress(u64 now, u32 round, u64 remaining_bytes, u64 rate);
 
 #endif

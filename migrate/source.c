@@ -234,9 +234,12 @@ static void enter_final(u64 now, enum mig_reason why)
 	vm->state = VM_FINISH_MIGRATE;
 	mig.stats.pause_ns = now;
 	mig_set_status(MIG_EV_STOP_COPY);
-	/* The last harvest: the vCPU is out of the guest and stays out. */
+	/* The last harvest: the vCPU is out of the guest and stays out. It ORs
+	 * into what the round's own harvest left in dirty: both must go. */
 	mig.stats.dirty_sync_count++;
-	dirty_log_harvest(vm, src.dirty);
+	dirty_log_harvest(vm, src.prev);
+	for (u64 w = 0; w < BITMAP_WORDS(src.nr_pages); w++)
+		src.dirty[w] |= src.prev[w];
 	mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, false);
 	mig.stats.final_pages = bitmap_weight(src.send, src.nr_pages);
 	src.phase = S_FINAL;
@@ -265,8 +268,11 @@ static void end_round(u64 now)
 		enter_final(now, why);
 		return;
 	}
-	/* Hold the hot pages back from round 3 on: they were dirty twice. */
-	mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, src.round >= 2);
+	/* Hold the hot pages back from round 3 on: they were dirty twice. A
+	 * round with nothing but held pages would end at once and measure
+	 * nothing, so then the hot pages go after all. */
+	if (!mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, src.round >= 2))
+		mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, false);
 	start_round(now);
 }
 
@@ -518,10 +524,14 @@ void mig_source_poll(u64 now)
 		break;
 	case S_ROUNDS:
 		pump_rounds(now);
-		if (src.phase == S_ROUNDS)
+		if (src.phase == S_ROUNDS) {
+			u64 t = mig_since(now, src.round_start_ns);
+			u64 rate = t > 100000000 ? (mig.stats.transferred - round_bytes_start) * 1000 / (t / 1000000)
+						 : mig.policy.bandwidth;
 			mig_progress(now, src.round,
 				     (bitmap_weight(src.send, src.nr_pages) + bitmap_weight(src.held, src.nr_pages)) *
-					     PAGE_SIZE);
+					     PAGE_SIZE, rate);
+		}
 		break;
 	case S_FINAL:
 		pump_final(now);
