@@ -308,7 +308,7 @@ static int listen_on(u16 port)
 	return ERR_OK;
 }
 
-void netcon_init(const struct hv_config *cfg)
+static void console_init(const struct hv_config *cfg)
 {
 	char why[160];
 	if (!cfg->netcon_plain && !cfg->netcon_psk_len)
@@ -341,4 +341,27 @@ void netcon_init(const struct hv_config *cfg)
 	}
 	else
 		hv_printf("netcon: plain-text console on TCP port %u\n", cfg->netcon_port);
+}
+
+/*
+ * The migration's key goes into its own TLS slot here, after the console's
+ * (so a migration key equal to the console's is the one refused), before
+ * migrate_init() listens. It does not depend on the console being on.
+ */
+static void migrate_key_init(const struct hv_config *cfg)
+{
+	char why[160];
+	if (!cfg->migrate_psk_len)
+		return;
+	if (tls_add_key(TLS_KEY_MIGRATE, cfg->migrate_psk, cfg->migrate_psk_len,
+			cfg->migrate_psk_id, why, sizeof(why)))
+		hv_printf("tern: migration key '%s' not loaded: %s\n", cfg->migrate_psk_id, why);
+	else
+		hv_printf("tern: migration key '%s' loaded\n", cfg->migrate_psk_id);
+}
+
+void netcon_init(const struct hv_config *cfg)
+{
+	console_init(cfg);
+	migrate_key_init(cfg);
 }

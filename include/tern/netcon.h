@@ -24,7 +24,8 @@ struct hv_config;
 
 /* ---- the service (net/netcon.c); context: service loop ---- */
 
-/* Start listening on cfg->netcon_port if a key (or netcon_plain) is given. */
+/* Start listening on cfg->netcon_port if a key (or netcon_plain) is given;
+ * then load the migration's key (migrate_psk=) into its TLS slot, if given. */
 void netcon_init(const struct hv_config *cfg);
 /* Serve the console connections: bounded work, call every loop iteration. */
 void netcon_poll(void);
