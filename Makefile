@@ -46,7 +46,7 @@ PURE_SRCS := $(wildcard lib/*.c) boot/efi/memmap.c hv/console_cmd.c hv/dirty_mod
              $(wildcard migrate/stream.c migrate/policy.c migrate/status.c arch/x86_64/vcpu_state_check.c \
                         guest-tests/lib/mig_pattern.c)
 
-.PHONY: all run test unit-test guest-test bench fuzz clean deps newlib
+.PHONY: all run run-migrate test unit-test guest-test bench fuzz clean deps newlib
 all: $(BUILD)/tern.elf $(BUILD)/tern.efi $(BUILD)/tern.iso $(BUILD)/esp.img guests
 
 deps: $(DEPS_STAMP)
@@ -142,6 +142,10 @@ $(BUILD)/esp.img: $(BUILD)/tern.efi $(BUILD)/guests/demo.elf scripts/mkesp.sh
 
 run: all
 	$(PYTHON) tests/harness/run_demo.py --build $(BUILD)
+
+# Two Terns in Bochs joined by bxhub: watch mig_verify move A -> B, then B's console.
+run-migrate: all
+	$(PYTHON) tests/harness/run_migrate.py --build $(BUILD)
 
 # ---- ternctl: the operator's client for the network console (host program) ----
 # One object per source, each with its dependency file (-MMD -MP).

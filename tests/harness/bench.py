@@ -340,6 +340,14 @@ def main() -> int:
     for d, nfiles, n in rows:
         print(f"  {d + '/':<10} {nfiles:>4} files {n:>7} lines")
     print(f"  {'total':<10} {sum(r[1] for r in rows):>4} files {sum(r[2] for r in rows):>7} lines")
+
+    # Live migration (tests/harness/mig_bench.py), last: a failure there loses nothing above.
+    if iso.exists() and not args.only:
+        try:
+            import mig_bench
+            mig_bench.main(["--build", str(build)])
+        except (Exception, SystemExit) as e:  # figures, not a verdict: report and go on
+            print(f"\nlive migration: not measured: {type(e).__name__}: {e}")
     return 0
 
 
