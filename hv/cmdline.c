@@ -157,6 +157,8 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 			cfg->incoming_port = (u16)port;
 	} else if (!strcmp(word, "migrate_test") && !val) {
 		cfg->migrate_test = true;
+	} else if (!strcmp(word, "test_hypercalls") && !val) {
+		cfg->test_hypercalls = true;
 	} else if (!strcmp(word, "migrate_psk")) {
 		if (!val || parse_hex(val, cfg->migrate_psk, sizeof(cfg->migrate_psk), &cfg->migrate_psk_len)) {
 			cfg->migrate_psk_len = 0;

@@ -1,10 +1,13 @@
 /*
  * The migration connection: one lwIP TCP connection carried by tcp_pipe
- * (non-blocking, ACK counting). The receive side may hold up to RX_PBUFS
- * buffers: the destination reads it all every poll, so the window stays
- * open at link speed.
+ * (non-blocking, ACK counting), with TLS 1.2 PSK on top by default (the
+ * stream is all of the guest's memory; key slot TLS_KEY_MIGRATE, boot
+ * option migrate_psk=). The receive side may hold up to RX_PBUFS buffers:
+ * the destination reads it all every poll, so the window stays open at
+ * link speed.
  */
 #include <tern/arch.h>
+#include <tern/tls.h>
 #include <stdio.h>
 #include <string.h>
 #include "engine.h"
@@ -12,6 +15,15 @@
 #include "lwip/tcp.h"
 
 #define RX_PBUFS 48
+
+static int start_tls(struct mig_conn *c, enum tls_role role)
+{
+	if (!c->secure)
+		return 0;
+	struct tls_pipe pipe = { .send = tcp_pipe_send, .recv = tcp_pipe_recv, .ctx = &c->pipe };
+	c->tls = tls_session_new_key(&pipe, role, TLS_KEY_MIGRATE);
+	return c->tls ? 0 : -1;
+}
 
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
@@ -23,6 +35,8 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	tcp_nagle_disable(pcb);
 	c->open = true;
 	c->last_rx_ns = arch_time_ns();
+	if (start_tls(c, TLS_CLIENT))
+		snprintf(c->tls_error, sizeof(c->tls_error), "TLS: out of memory for a session");
 	return ERR_OK;
 }
 
@@ -36,9 +50,10 @@ static void on_connect_err(void *arg, err_t err)
 	c->refused = true;
 }
 
-int mig_conn_connect(struct mig_conn *c, u32 addr_be, u16 port, char *why, size_t len)
+int mig_conn_connect(struct mig_conn *c, u32 addr_be, u16 port, bool secure, char *why, size_t len)
 {
 	memset(c, 0, sizeof(*c));
+	c->secure = secure;
 	ip_addr_t dst;
 	ip_addr_set_ip4_u32(&dst, addr_be);
 	struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
@@ -60,29 +75,67 @@ int mig_conn_connect(struct mig_conn *c, u32 addr_be, u16 port, char *why, size_
 	return 0;
 }
 
-void mig_conn_accept(struct mig_conn *c, struct tcp_pcb *pcb)
+int mig_conn_accept(struct mig_conn *c, struct tcp_pcb *pcb, bool secure)
 {
 	memset(c, 0, sizeof(*c));
+	c->secure = secure;
 	tcp_pipe_attach(&c->pipe, pcb, RX_PBUFS);
+	if (start_tls(c, TLS_SERVER)) {
+		tcp_arg(pcb, NULL);
+		memset(c, 0, sizeof(*c));
+		return -1;
+	}
 	tcp_nagle_disable(pcb);
 	c->open = true;
 	c->last_rx_ns = arch_time_ns();
+	return 0;
+}
+
+int mig_conn_progress(struct mig_conn *c)
+{
+	if (c->ready)
+		return 1;
+	if (!c->open)
+		return 0;
+	if (c->tls_error[0])
+		return -1;
+	if (!c->tls) {
+		c->ready = true;
+		return 1;
+	}
+	int rc = tls_handshake(c->tls);
+	if (rc == TLS_AGAIN)
+		return 0;
+	if (rc < 0) {
+		char e[80];
+		snprintf(c->tls_error, sizeof(c->tls_error), "TLS handshake failed: %s (wrong key?)",
+			 tls_strerror(rc, e, sizeof(e)));
+		return -1;
+	}
+	c->ready = true;
+	c->last_rx_ns = arch_time_ns();
+	return 1;
 }
 
 long mig_conn_send(struct mig_conn *c, const void *buf, size_t len)
 {
 	if (!c->open)
 		return TCP_PIPE_FAILED;
-	return tcp_pipe_send(&c->pipe, buf, len);
+	if (!c->tls)
+		return tcp_pipe_send(&c->pipe, buf, len);
+	long n = tls_write(c->tls, buf, len);
+	return n < 0 ? TCP_PIPE_FAILED : n;
 }
 
 long mig_conn_recv(struct mig_conn *c, void *buf, size_t len)
 {
 	if (!c->open)
 		return TCP_PIPE_FAILED;
-	long n = tcp_pipe_recv(&c->pipe, buf, len);
+	long n = c->tls ? tls_read(c->tls, buf, len) : tcp_pipe_recv(&c->pipe, buf, len);
 	if (n > 0)
 		c->last_rx_ns = arch_time_ns();
+	else if (c->tls && n < 0)
+		n = n == TLS_CLOSED ? TCP_PIPE_CLOSED : TCP_PIPE_FAILED;
 	return n;
 }
 
@@ -103,6 +156,8 @@ void mig_conn_close(struct mig_conn *c)
 		tcp_err(c->connecting, NULL);
 		tcp_abort(c->connecting);
 	}
+	if (c->tls)
+		tls_session_free(c->tls);
 	if (c->open)
 		tcp_pipe_release(&c->pipe);
 	memset(c, 0, sizeof(*c));

@@ -9,6 +9,7 @@
 #include <tern/log.h>
 #include <tern/migrate.h>
 #include <tern/net.h>
+#include <tern/tls.h>
 #include <tern/vm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,9 @@ void migrate_init(const struct hv_config *cfg, struct vm *slot, struct pmm *pmm)
 	mig.pmm = pmm;
 	mig_params_default(&mig.params);
 	mig.test_faults_allowed = cfg->migrate_test;
+	mig.plain_allowed = cfg->migrate_plain;
+	/* Encrypted whenever a key is there; plaintext only when allowed and keyless. */
+	mig.tls_creds = tls_key_ready(TLS_KEY_MIGRATE) || !cfg->migrate_plain;
 	if (cfg->incoming_port) {
 		char why[120];
 		if (!net_up())
@@ -145,6 +149,15 @@ void migrate_cmd_migrate(int argc, char *const *argv)
 	}
 	if (mig_status_busy(mig.status)) {
 		hv_printf("error: a migration is already %s\n", mig_status_name(mig.status));
+		return;
+	}
+	if (mig.tls_creds && !tls_key_ready(TLS_KEY_MIGRATE)) {
+		hv_printf("error: no migration key: boot with migrate_psk=HEX (or, on a private link, "
+			  "with migrate_plain and migrate_set_parameter tls-creds none)\n");
+		return;
+	}
+	if (!mig.tls_creds && !mig.plain_allowed) {
+		hv_printf("error: plaintext migration needs the boot option migrate_plain\n");
 		return;
 	}
 	memset(&mig.stats, 0, sizeof(mig.stats));
@@ -245,6 +258,23 @@ void migrate_cmd_set_parameter(const char *name, const char *value)
 			return;
 		}
 		mig.params.downtime_limit_ms = (u64)v;
+	} else if (!strcmp(name, "tls-creds")) {
+		if (!strcmp(value, "migrate")) {
+			if (!tls_key_ready(TLS_KEY_MIGRATE)) {
+				hv_printf("error: no migration key loaded (boot option migrate_psk=)\n");
+				return;
+			}
+			mig.tls_creds = true;
+		} else if (!strcmp(value, "none") || !strcmp(value, "\"\"")) {
+			if (!mig.plain_allowed) {
+				hv_printf("error: plaintext migration needs the boot option migrate_plain\n");
+				return;
+			}
+			mig.tls_creds = false;
+		} else {
+			hv_printf("error: tls-creds is migrate (the migrate_psk= key) or none\n");
+			return;
+		}
 	} else if (!strcmp(name, "x-fault")) {
 		if (!mig.test_faults_allowed) {
 			hv_printf("error: x-fault is for tests; boot with migrate_test to allow it\n");
@@ -259,7 +289,7 @@ void migrate_cmd_set_parameter(const char *name, const char *value)
 		hv_printf("error: x-fault takes none, drop-ack, drop-go, cut-pages or cut-final\n");
 		return;
 	} else {
-		hv_printf("error: unknown parameter '%s' (max-bandwidth, downtime-limit)\n", name);
+		hv_printf("error: unknown parameter '%s' (max-bandwidth, downtime-limit, tls-creds)\n", name);
 		return;
 	}
 	hv_printf("%s: %s\n", name, value);
@@ -292,6 +322,8 @@ void migrate_cmd_info_parameters(void)
 	hv_printf("max-bandwidth: %lu bytes/s%s\n", mig.params.max_bandwidth,
 		  mig.params.max_bandwidth ? "" : " (unlimited)");
 	hv_printf("downtime-limit: %lu ms\n", mig.params.downtime_limit_ms);
+	hv_printf("tls-creds: %s%s\n", mig.tls_creds ? "migrate" : "none (plaintext)",
+		  tls_key_ready(TLS_KEY_MIGRATE) ? "" : " (no migration key loaded)");
 	hv_printf("x-fault: %s%s\n", fault_names[mig.fault],
 		  mig.test_faults_allowed ? "" : " (boot with migrate_test to set)");
 	hv_printf("limits: N1 %u pages, N2 %u rounds, N3 %u rounds; throttle from %u%% to %u%%\n",

@@ -8,6 +8,7 @@
  */
 #include <tern/arch.h>
 #include <tern/log.h>
+#include <tern/tls.h>
 #include <tern/vcpu_state.h>
 #include <tern/vm.h>
 #include <stdio.h>
@@ -51,8 +52,10 @@ static void dest_release(void)
 }
 
 /* Before ACK: nothing of the VM may survive; the host listens again. */
-static void dest_discard(const char *why)
+static void dest_discard(const char *reason)
 {
+	char why[200]; /* reason may live in what dest_release clears */
+	snprintf(why, sizeof(why), "%s", reason);
 	if (dst.vm) {
 		vm_destroy(dst.vm);
 		dst.vm = NULL;
@@ -288,8 +291,28 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		tcp_abort(pcb);
 		return ERR_ABRT;
 	}
+	bool secure = mig.tls_creds;
+	if (secure ? !tls_key_ready(TLS_KEY_MIGRATE) : !mig.plain_allowed) {
+		hv_log("migrate: connection from %s refused: %s\n", ip,
+		       secure ? "no migration key (boot option migrate_psk=)"
+			      : "plaintext migration is off (boot option migrate_plain)");
+		free(dst.dec);
+		free(dst.cpu);
+		dst.dec = NULL;
+		dst.cpu = NULL;
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
 	mig_dec_init(dst.dec, &dec_ops, NULL);
-	mig_conn_accept(&dst.conn, pcb);
+	if (mig_conn_accept(&dst.conn, pcb, secure)) {
+		hv_log("migrate: connection from %s refused: out of TLS memory\n", ip);
+		free(dst.dec);
+		free(dst.cpu);
+		dst.dec = NULL;
+		dst.cpu = NULL;
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
 	memset(&mig.stats, 0, sizeof(mig.stats));
 	mig.error[0] = '\0';
 	snprintf(mig.peer, sizeof(mig.peer), "%s:%u", ip, pcb->remote_port);
@@ -389,7 +412,13 @@ void mig_dest_poll(u64 now)
 			wait_continue("GO not received (the connection was reset)");
 		return;
 	}
-	feed_stream();
+	int up = mig_conn_progress(&dst.conn);
+	if (up < 0) {
+		dest_discard(dst.conn.tls_error);
+		return;
+	}
+	if (up)
+		feed_stream();
 	if (dst.phase == D_STREAM && mig_since(now, dst.conn.last_rx_ns) > MIG_IDLE_TIMEOUT_NS) {
 		refuse("nothing received for 10 s");
 		dest_discard("nothing received from the source for 10 s");

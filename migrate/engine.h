@@ -20,19 +20,29 @@ struct tcp_pcb;
 #define MIG_ACK_TIMEOUT_NS (10ULL * 1000000000ULL)  /* END sent, no ACK: the source takes the VM back */
 #define MIG_GO_TIMEOUT_NS (10ULL * 1000000000ULL)   /* ACK sent, no GO: the destination waits for the operator */
 
-/* A connection: plain TCP (tests on a private link) or, later, TLS-PSK. */
+struct tls_session;
+
+/* A connection: TLS-PSK with the migration key (the default), or plain TCP
+ * when the boot config allows it (migrate_plain) and tls-creds is off. */
 struct mig_conn {
 	struct tcp_pipe pipe;
+	struct tls_session *tls;    /* NULL: plaintext */
+	bool secure;                /* TLS wanted (decided before connecting) */
+	bool ready;                 /* TCP up and, with TLS, the handshake done */
+	char tls_error[120];
 	struct tcp_pcb *connecting; /* source: tcp_connect not answered yet */
 	bool open;                  /* pipe attached */
 	bool refused;               /* the connect failed (reset, unreachable) */
 	u64 last_rx_ns;             /* the last time the peer sent anything */
 };
 
-/* Source: start connecting; 0, or -1 with why. mig_conn_poll says when it is up. */
-int mig_conn_connect(struct mig_conn *c, u32 addr_be, u16 port, char *why, size_t len);
-/* Destination: take over an accepted pcb. */
-void mig_conn_accept(struct mig_conn *c, struct tcp_pcb *pcb);
+/* Source: start connecting; 0, or -1 with why. mig_conn_progress says when it is up. */
+int mig_conn_connect(struct mig_conn *c, u32 addr_be, u16 port, bool secure, char *why, size_t len);
+/* Destination: take over an accepted pcb; -1 (pcb left to the caller) when
+ * no TLS session can be had. */
+int mig_conn_accept(struct mig_conn *c, struct tcp_pcb *pcb, bool secure);
+/* Drive the TLS handshake: 1 when ready, 0 not yet, -1 failed (why in tls_error). */
+int mig_conn_progress(struct mig_conn *c);
 
 long mig_conn_send(struct mig_conn *c, const void *buf, size_t len);
 long mig_conn_recv(struct mig_conn *c, void *buf, size_t len);
@@ -72,6 +82,8 @@ struct mig_engine {
 	enum mig_role role;
 	struct mig_params params;
 	bool validate_ram;
+	bool plain_allowed;    /* boot option migrate_plain */
+	bool tls_creds;        /* parameter tls-creds: "migrate" (on) or "" (plaintext) */
 	bool test_faults_allowed;
 	enum mig_fault fault;
 	char peer[48];         /* "10.0.5.2:4445" */

@@ -12,6 +12,7 @@
  */
 #include <tern/arch.h>
 #include <tern/bitmap.h>
+#include <tern/console.h>
 #include <tern/dirty.h>
 #include <tern/log.h>
 #include <tern/vcpu_state.h>
@@ -78,8 +79,10 @@ static void source_release(bool resume)
 	src.vm = NULL;
 }
 
-static void source_failed(const char *why)
+static void source_failed(const char *reason)
 {
+	char why[200]; /* reason may live in what source_release clears */
+	snprintf(why, sizeof(why), "%s", reason);
 	bool paused = src.vm && src.vm->state == VM_FINISH_MIGRATE;
 	source_release(true);
 	mig_fail("%s; the VM %s here", why, paused ? "resumes" : "continues");
@@ -128,7 +131,7 @@ int mig_source_start(u32 addr_be, u16 port)
 		mig_fail("out of memory for the migration's bitmaps");
 		return -1;
 	}
-	if (mig_conn_connect(&src.conn, addr_be, port, why, sizeof(why))) {
+	if (mig_conn_connect(&src.conn, addr_be, port, mig.tls_creds, why, sizeof(why))) {
 		source_release(false);
 		mig_fail("%s", why);
 		return -1;
@@ -233,6 +236,9 @@ static void enter_final(u64 now, enum mig_reason why)
 	src.was_running = vm->state == VM_RUNNING;
 	vm->state = VM_FINISH_MIGRATE;
 	mig.stats.pause_ns = now;
+	/* The state as the guest left it, its TSC included: read now, not after
+	 * the final copy, or the guest would see the copy's time as a jump. */
+	arch_vcpu_save(&vm->vcpu, src.cpu);
 	mig_set_status(MIG_EV_STOP_COPY);
 	/* The last harvest: the vCPU is out of the guest and stays out. It ORs
 	 * into what the round's own harvest left in dirty: both must go. */
@@ -317,7 +323,6 @@ static void stage_state(int step)
 	u64 now = arch_time_ns();
 	switch (step) {
 	case 1:
-		arch_vcpu_save(&vm->vcpu, src.cpu);
 		stage_section(MIG_SEC_CPU, VCPU_STATE_VERSION, src.cpu, sizeof(*src.cpu));
 		break;
 	case 2: {
@@ -405,9 +410,13 @@ static void hand_over(u64 now)
 /* After GO: the VM lives elsewhere; give its memory back. */
 static void source_finish(void)
 {
+	static char gone[260];
 	struct vm *vm = src.vm;
 	source_release(false);
 	vm_destroy(vm);
+	snprintf(gone, sizeof(gone), "postmigrate: %s; this host can receive a VM (migrate_incoming)",
+		 mig.handover);
+	con_set_no_vm_reason(gone);
 	hv_log("migrate: completed: %s; downtime %lu ms; %lu bytes sent for %lu MiB of RAM; memory freed\n",
 	       mig.handover, mig.stats.downtime_ns / 1000000, mig.stats.transferred,
 	       (mig.stats.total_pages * PAGE_SIZE) >> 20);
@@ -451,8 +460,9 @@ static void read_replies(u64 now)
 				src.live_start_ns = now;
 				round_bytes_start = mig.stats.transferred;
 				start_round(now);
-				hv_log("migrate: %s accepted; sending %lu pages (dirty log: %s)\n", mig.peer,
-				       src.nr_pages, dirty_mode_name(src.vm->dirty.mode));
+				hv_log("migrate: %s accepted; sending %lu pages (dirty log: %s, %s)\n", mig.peer,
+				       src.nr_pages, dirty_mode_name(src.vm->dirty.mode),
+				       src.conn.tls ? "TLS-PSK" : "plaintext");
 			} else if (k == MIG_REPLY_ACK && src.phase == S_WAIT_ACK) {
 				hand_over(now);
 			} else if (k == MIG_REPLY_REFUSE) {
@@ -491,7 +501,13 @@ void mig_source_poll(u64 now)
 			source_failed("cannot connect to the destination (refused or unreachable)");
 			return;
 		}
-		if (!src.conn.open) {
+		int up = mig_conn_progress(&src.conn);
+		if (up < 0 || mig_conn_failed(&src.conn)) {
+			source_failed(src.conn.tls_error[0] ? src.conn.tls_error
+							    : "the connection failed during the TLS handshake");
+			return;
+		}
+		if (!up) {
 			if (mig_since(now, src.wait_start_ns) > MIG_IDLE_TIMEOUT_NS)
 				source_failed("the destination did not answer the connection");
 			return;

@@ -51,6 +51,8 @@ else
     # the TLS console (needs root for namespaces and tap devices).
     stage net python3 tests/harness/net_tests.py --build "$BUILD"
     stage netcon python3 tests/harness/netcon_tests.py --build "$BUILD"
+    # Live migration between two Terns on Bochs (PML and write protection).
+    stage migrate python3 tests/harness/migrate_tests.py --build "$BUILD"
 fi
 
 echo "$total_pass passed, $total_fail failed"

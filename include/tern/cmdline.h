@@ -32,6 +32,7 @@ struct hv_config {
 	bool debug_crash;        /* "debug_crash": the console's `crash` command works */
 	u16 incoming_port;       /* "incoming=tcp:0:PORT": wait for a migrating VM */
 	bool migrate_test;       /* "migrate_test": the x-fault parameter works (tests only) */
+	bool test_hypercalls;    /* "test_hypercalls": the dirty-log test hypercalls answer */
 	/* The migration's own TLS key: the console's key must not open a stream
 	 * that carries all of guest memory (docs/network-console.md). */
 	u8 migrate_psk[64];      /* "migrate_psk=HEX" (2..128 hex digits) */

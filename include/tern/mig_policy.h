@@ -75,7 +75,8 @@ struct mig_policy {
 	u64 dirty_rate;         /* pages/s measured over the last round */
 	u32 throttle;           /* percent of the vCPU's time taken away */
 	u32 rounds;
-	u32 losing_rounds;      /* rounds that sent fewer pages than got dirtied */
+	u32 losing_rounds;      /* rounds that sent fewer pages than got dirtied (with
+	                         * auto-converge: only those lost at the throttle's cap) */
 	u64 expected_downtime_ms;
 	struct mig_round history[MIG_HISTORY]; /* the last rounds, oldest first */
 	u32 nr_history;
@@ -90,7 +91,9 @@ struct mig_policy {
  * bandwidth (the dirty set then at least halves each round) and, once on,
  * raises the throttle by at least MIG_THROTTLE_STEP points per round that
  * did not shrink the dirty set. N2 counts losing rounds in total, not in a
- * row; n2_rounds or n3_rounds 0 turns that rule off.
+ * row, and with auto-converge only those lost with the throttle at its cap
+ * (while it can still rise, stopping would waste it); n2_rounds or
+ * n3_rounds 0 turns that rule off.
  */
 #define MIG_BW_WINDOW 2
 #define MIG_AC_TARGET_PCT 50

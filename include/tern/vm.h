@@ -101,6 +101,10 @@ const char *vm_state_name(enum vm_state s);
 
 /* Port I/O by the guest; in: *val receives the result. Never fails. */
 void vm_pio(struct vcpu *vcpu, u16 port, unsigned size, bool in, u32 *val);
+/* Boot option test_hypercalls: the dirty-log test calls (5-8) answer;
+ * without it they do not exist (-38), so no production guest can touch the
+ * log a migration reads. */
+void vm_allow_test_hypercalls(bool on);
 /* A hypercall (docs/guest-abi.md); returns RAX. */
 s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2);
 /* The interrupt vector due for delivery now (host clock), or -1. */

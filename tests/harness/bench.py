@@ -107,7 +107,7 @@ def parse_exits(text: str) -> tuple[dict[str, int], int | None]:
 def run_one(name: str, iso: Path, rc: str, log_dir: Path) -> Result:
     r = Result(name)
     t0 = time.monotonic()
-    m = Machine(f"bench-{name}", iso=iso, test_cfg=grub_test_cfg(name), log_dir=log_dir,
+    m = Machine(f"bench-{name}", iso=iso, test_cfg=grub_test_cfg(name, f"guest={name} test_hypercalls"), log_dir=log_dir,
                 debugger_rc=rc, wall_timeout=BOOT_TIMEOUT + RUN_TIMEOUT + 120)
     try:
         m.start()
@@ -163,7 +163,7 @@ def run_text(case: str, guest: str, iso: Path, log_dir: Path, model: str = "core
              cmdline: str = "", megs: int = 256) -> str:
     """Boot one guest, wait for it to finish, return the serial transcript."""
     m = Machine(f"bench-{case}", iso=iso, model=model, megs=megs, log_dir=log_dir,
-                test_cfg=grub_test_cfg(guest, f"guest={guest} {cmdline}".strip()),
+                test_cfg=grub_test_cfg(guest, f"guest={guest} test_hypercalls {cmdline}".strip()),
                 wall_timeout=BOOT_TIMEOUT + RUN_TIMEOUT + 120)
     try:
         m.start()

@@ -320,9 +320,13 @@ class Runner:
     @staticmethod
     def extra_words(cfg: Config, name: str) -> str:
         """Tern's command line beyond guest=: the config's and the variant's."""
+        # Every guest test may use the test hypercalls (the dirty-log ones),
+        # but the one that checks they are absent without the option.
+        if name == "test_calls_off":
+            return cfg.cmdline
         if name in CRASH_CASES:
-            return "debug_crash"
-        return f"{cfg.cmdline} {VARIANTS[name].cmdline if name in VARIANTS else ''}".strip()
+            return "debug_crash test_hypercalls"
+        return f"test_hypercalls {cfg.cmdline} {VARIANTS[name].cmdline if name in VARIANTS else ''}".strip()
 
     def flat_image(self, guest: str, case: str) -> Path:
         """GUEST.elf as a flat image: its bytes from the load address on."""

@@ -32,7 +32,7 @@ Cases, in order (each leaves the VM running on exactly one host):
 One PASS/FAIL line per case, then `migrate: N passed, N failed`.
 Transcripts: build/test-logs/mig-*.log.
 
-Usage: migrate_tests.py --build build [--model corei7_skylake_x] [--mem 8M]
+Usage: migrate_tests.py --build build [--config pml|wp]... [--mem 8M]
 """
 
 from __future__ import annotations
@@ -51,26 +51,36 @@ from machine import Machine, grub_test_cfg  # noqa: E402
 from net_tests import free_udp_base  # noqa: E402
 from suite import CaseFailed, Suite, check  # noqa: E402
 
-IPS = ("10.0.5.1", "10.0.5.2")
+IPS = ("10.0.5.1", "10.0.5.2", "10.0.5.3")
 PORT = 4445
+PSK = "6d6967" * 10 + "6d69"          # 32 bytes, the most mbedTLS takes here
+OTHER_PSK = "0ther" .encode().hex() * 6 + "0000"
 BOOT_TIMEOUT = 240
 MOVE_TIMEOUT = 600
+# Dirty tracking under test: PML on Skylake-X, EPT write protection on Haswell.
+CONFIGS = {"pml": "corei7_skylake_x", "wp": "corei7_haswell_4770"}
 PASS_RX = r"^vm0\| mig: pass (?P<n>\d+) ok"
 FAIL_RX = r"^vm0\| mig: FAIL.*"
 
 
 class Runner(Suite):
-    def __init__(self, build: Path, model: str, mem: str, verbose: bool):
+    def __init__(self, build: Path, mem: str, verbose: bool):
         super().__init__("migrate", build, verbose)
-        self.model = model
         self.mem = mem
-        self.tag = "pml" if "skylake" in model else "wp"
+        self.tag, self.model = "pml", CONFIGS["pml"]
 
-    def machine(self, i: int, base: int, cmdline: str, guest: str = "mig_verify") -> Machine:
+    def config(self, tag: str):
+        def step() -> None:
+            self.tag, self.model = tag, CONFIGS[tag]
+            self.run_all()
+        return step
+
+    def machine(self, i: int, base: int, cmdline: str, guest: str = "mig_verify",
+                model: str | None = None, megs: int = 256) -> Machine:
         cfg = grub_test_cfg(guest, f"{cmdline} ip={IPS[i]}/24 migrate_test")
         return Machine(
-            f"mig-{self.tag}-{'ab'[i]}", iso=self.build / "tern.iso", test_cfg=cfg,
-            model=self.model, log_dir=self.log_dir, wall_timeout=3000,
+            f"mig-{self.tag}-{'abc'[i]}", iso=self.build / "tern.iso", test_cfg=cfg,
+            model=model or self.model, megs=megs, log_dir=self.log_dir, wall_timeout=3000,
             extra_config=("pci: enabled=1, chipset=i440fx, slot1=e1000",
                           f"e1000: enabled=1, mac=52:54:00:7e:73:{0x10 + i:02x}, "
                           f"ethmod=socket, ethdev={base + 2 * i}"))
@@ -100,14 +110,17 @@ class Runner(Suite):
 
     # ---- cases ----
 
-    def boot(self, a: Machine, b: Machine) -> str:
-        a.start()
-        b.start()
-        b.expect(rf"waiting for an incoming migration on tcp port {PORT}", BOOT_TIMEOUT, "B listening")
-        for x in (a, b):
+    def boot(self, a: Machine, b: Machine, c: Machine) -> str:
+        for x in (a, b, c):
+            x.start()
+        for x in (b, c):
+            x.expect(rf"waiting for an incoming migration on tcp port {PORT}", BOOT_TIMEOUT,
+                     f"{x.name} listening")
+        for x in (a, b, c):
             x.expect(r"console ready", BOOT_TIMEOUT, "the console")
+            x.command("migrate_set_parameter tls-creds none", r"^tls-creds: none")
         self.passes_after(a, 0, 2, BOOT_TIMEOUT)
-        return "guest verifying on A, B waiting"
+        return "guest verifying on A, B and C waiting"
 
     def garbage(self, a: Machine, b: Machine) -> str:
         mb = b.mark()
@@ -205,31 +218,77 @@ class Runner(Suite):
             check(re.search(rf"^{field}: ", t, re.M) is not None, f"info migrate lacks {field}")
         return "all of QEMU's fields present"
 
+    def tls_move(self, src: Machine, dst: Machine, dst_ip: str) -> str:
+        for x in (src, dst):
+            x.command("migrate_set_parameter tls-creds migrate", r"^tls-creds: migrate")
+        try:
+            note = self.move(src, dst, dst_ip)
+            check("TLS-PSK" in src.text(), "the source never said TLS-PSK")
+            return note + ", over TLS-PSK"
+        finally:
+            for x in (src, dst):
+                x.command("migrate_set_parameter tls-creds none", r"^tls-creds: none")
+
+    def refused(self, a: Machine, c: Machine, tls: bool, want: str) -> str:
+        """A migration A -> C that C must refuse before any page moves."""
+        a.command(f"migrate_set_parameter tls-creds {'migrate' if tls else 'none'}", r"^tls-creds: ")
+        try:
+            a.command(f"migrate tcp:{IPS[2]}:{PORT}", r"^migrate: to ")
+            r = a.expect(r"^migrate: failed: (?P<why>.*)\n", 120, "A's failure")
+        finally:
+            a.command("migrate_set_parameter tls-creds none", r"^tls-creds: none")
+        check(re.search(want, r.group("why")) is not None and "continues here" in r.group("why"),
+              r.group(0))
+        check("sending" not in a.text_since(a.mark() - len(r.group(0)) - 400).split("migrate: to")[-1],
+              "pages moved before the refusal")
+        self.holds(a, "running")
+        self.holds(c, "none")
+        self.passes_after(a, a.mark(), 1, 120)
+        return r.group("why")[:100]
+
     def run_all(self) -> None:
         if not shutil.which("bxhub"):
             self.fail_all(["boot"], "bxhub (package bochs) missing")
             return
-        base = free_udp_base()
-        hub = subprocess.Popen(["bxhub", "-ports=2", f"-base={base}"], stdout=subprocess.DEVNULL,
+        base = free_udp_base(6)
+        hub = subprocess.Popen(["bxhub", "-ports=3", f"-base={base}"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        a = self.machine(0, base, f"guest=mig_verify mem={self.mem}")
-        b = self.machine(1, base, f"noguest incoming=tcp:0:{PORT}")
+        keys = f"migrate_psk={PSK} migrate_plain"
+        a = self.machine(0, base, f"guest=mig_verify mem={self.mem} {keys}")
+        b = self.machine(1, base, f"noguest incoming=tcp:0:{PORT} {keys}")
+        # C refuses: PML run: a Haswell (fewer CPU features) with another key;
+        # WP run: too little memory for the guest.
+        if self.tag == "pml":
+            c = self.machine(2, base, f"noguest incoming=tcp:0:{PORT} migrate_psk={OTHER_PSK} migrate_plain",
+                             model="corei7_haswell_4770")
+        else:
+            c = self.machine(2, base, f"noguest incoming=tcp:0:{PORT} {keys}", megs=32)
+        t = self.tag
         try:
-            if not self.case(f"{self.tag}-boot", self.boot, a, b):
+            if not self.case(f"{t}-boot", self.boot, a, b, c):
                 return
-            self.case(f"{self.tag}-garbage", self.garbage, a, b)
-            self.case(f"{self.tag}-cancel", self.cancel, a, b)
-            self.case(f"{self.tag}-cut", self.cut, a, b)
-            if not self.case(f"{self.tag}-move", self.move, a, b, IPS[1]):
+            self.case(f"{t}-garbage", self.garbage, a, b)
+            if t == "pml":
+                self.case(f"{t}-wrong-key", self.refused, a, c, True, r"TLS|closed|reset")
+                self.case(f"{t}-cpu-mismatch", self.refused, a, c, False, r"cpu: leaf .* lacks")
+            else:
+                self.case(f"{t}-too-little-memory", self.refused, a, c, False, r"not enough .*memory")
+            self.case(f"{t}-cancel", self.cancel, a, b)
+            self.case(f"{t}-cut", self.cut, a, b)
+            self.case(f"{t}-lost-ack", self.lost_ack, a, b)
+            if not self.case(f"{t}-move", self.move, a, b, IPS[1]):
                 return
-            self.case(f"{self.tag}-info", self.info, a)
-            self.case(f"{self.tag}-cont-refused", self.cont_refused, a)
-            if not self.case(f"{self.tag}-back", self.back, a, b):
+            self.case(f"{t}-info", self.info, a)
+            self.case(f"{t}-cont-refused", self.cont_refused, a)
+            if not self.case(f"{t}-back", self.back, a, b):
                 return
             b.command(f"migrate_incoming tcp:0:{PORT}", r"^migrate_incoming: listening")
-            self.case(f"{self.tag}-lost-go", self.lost_go, a, b)
+            if not self.case(f"{t}-tls-move", self.tls_move, a, b, IPS[1]):
+                return
+            a.command(f"migrate_incoming tcp:0:{PORT}", r"^migrate_incoming: listening")
+            self.case(f"{t}-lost-go", self.lost_go, b, a)
         finally:
-            for x in (a, b):
+            for x in (a, b, c):
                 x.close()
             hub.terminate()
             hub.wait(10)
@@ -238,12 +297,13 @@ class Runner(Suite):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", type=Path, default=Path("build"))
-    ap.add_argument("--model", default="corei7_skylake_x")
+    ap.add_argument("--config", action="append", choices=sorted(CONFIGS),
+                    help="pml (Skylake-X, dirty log by PML), wp (Haswell, write protection); default both")
     ap.add_argument("--mem", default="8M")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
-    r = Runner(args.build.resolve(), args.model, args.mem, args.verbose)
-    return r.run({"all": r.run_all}, ["all"])
+    r = Runner(args.build.resolve(), args.mem, args.verbose)
+    return r.run({t: r.config(t) for t in CONFIGS}, args.config or list(CONFIGS))
 
 
 if __name__ == "__main__":

@@ -846,13 +846,14 @@ class Runner(Suite):
         return note
 
 
-def free_udp_base() -> int:
-    """Four consecutive UDP ports on loopback that are free now (bxhub's base)."""
+def free_udp_base(n: int = 4) -> int:
+    """n consecutive UDP ports on loopback that are free now (bxhub's base:
+    two per port of the hub)."""
     for _ in range(50):
-        base = random.randrange(20000, 60000, 4)
+        base = random.randrange(20000, 60000, 8)
         socks = []
         try:
-            for p in range(base, base + 4):
+            for p in range(base, base + n):
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 socks.append(s)
                 s.bind(("127.0.0.1", p))

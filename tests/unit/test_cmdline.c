@@ -533,3 +533,13 @@ TEST(redact_hides_both_keys)
 	cmdline_redact("migrate_psk=abcdef", small, sizeof(small));
 	CHECK_STR_EQ(small, "migrate_p"); /* cut, and never a digit of the key */
 }
+
+TEST(test_hypercalls_is_a_bare_flag)
+{
+	CHECK_EQ(parse("guest=demo"), 0);
+	CHECK(!cfg.test_hypercalls);
+	CHECK_EQ(parse("test_hypercalls"), 0);
+	CHECK(cfg.test_hypercalls);
+	CHECK_EQ(parse("test_hypercalls=on"), 1);
+	CHECK(!cfg.test_hypercalls);
+}

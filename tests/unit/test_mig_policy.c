@@ -268,7 +268,7 @@ static enum mig_reason incr_round(void)
 	return rnd(2048, 8 * MIB, 8192, S_NS, 8192);
 }
 
-TEST(incrementer_stops_on_n2)
+TEST(incrementer_stops_on_n2_once_the_throttle_is_spent)
 {
 	setup(NULL);
 	CHECK_EQ(incr_round1(), MIG_GO_ON);
@@ -281,14 +281,31 @@ TEST(incrementer_stops_on_n2)
 	CHECK_EQ(incr_round(), MIG_GO_ON);
 	CHECK_EQ(pol.bandwidth, BW8); /* (128 + 8) MiB / 17 s */
 	CHECK_EQ(pol.dirty_rate, 8192);
-	CHECK_EQ(pol.losing_rounds, 1);
+	CHECK_EQ(pol.losing_rounds, 0); /* lost with the throttle at 0: it can rise */
 	CHECK_EQ(pol.throttle, 88);
 
+	CHECK_EQ(incr_round(), MIG_GO_ON);
+	CHECK_EQ(pol.losing_rounds, 0); /* lost at 88 */
+	CHECK_EQ(pol.throttle, 99);
+	CHECK_EQ(incr_round(), MIG_GO_ON);
+	CHECK_EQ(pol.losing_rounds, 1); /* lost at the cap */
 	CHECK_EQ(incr_round(), MIG_STOP_N2);
 	CHECK_EQ(pol.losing_rounds, 2);
-	CHECK_EQ(pol.rounds, 3);
-	CHECK_EQ(pol.throttle, 88); /* not touched on the round that stops */
+	CHECK_EQ(pol.rounds, 5);
+	CHECK_EQ(pol.throttle, 99);
 	CHECK_EQ(pol.expected_downtime_ms, 4000);
+}
+
+TEST(incrementer_without_auto_converge_stops_on_n2_at_once)
+{
+	setup(NULL);
+	pol.params.auto_converge = false;
+	CHECK_EQ(incr_round1(), MIG_GO_ON);
+	CHECK_EQ(incr_round(), MIG_GO_ON);
+	CHECK_EQ(pol.losing_rounds, 1);
+	CHECK_EQ(incr_round(), MIG_STOP_N2);
+	CHECK_EQ(pol.rounds, 3);
+	CHECK_EQ(pol.throttle, 0);
 }
 
 static void no_n2(struct mig_params *q) { q->n2_rounds = 0; }
@@ -306,7 +323,7 @@ TEST(incrementer_throttle_rises_to_cap_then_n3)
 			CHECK(pol.throttle > last); /* each losing round, until the cap */
 		last = pol.throttle;
 	}
-	CHECK_EQ(pol.losing_rounds, 28);
+	CHECK_EQ(pol.losing_rounds, 26); /* rounds 2 and 3 lost below the cap */
 	CHECK_EQ(incr_round(), MIG_STOP_N3);
 	CHECK_EQ(pol.rounds, 30);
 	CHECK_EQ(pol.nr_history, 30);
@@ -489,12 +506,21 @@ TEST(hot_set_held_back_at_1000_pages_per_s)
 	CHECK_EQ(rnd(512, 512 * 4096, 512, 512000000, pending), MIG_GO_ON);
 	CHECK_EQ(pol.losing_rounds, 0);
 	CHECK_EQ(pol.throttle, 50);
-	/* Rounds 3 and 4 send nothing in 100 ms and the set is dirtied: losing. */
+	/* Rounds 3 to 6 send nothing in 100 ms and the set is dirtied: losing,
+	 * but counted for N2 only once the throttle is at its cap (99). */
 	pending = hot_harvest();
 	CHECK_EQ(rnd(0, 0, 512, 100000000, pending), MIG_GO_ON);
 	CHECK_EQ(pol.bandwidth, 4096000); /* a round without bytes does not count */
 	CHECK_EQ(pol.dirty_rate, 5120);
 	CHECK_EQ(pol.throttle, 96);       /* 100 - floor(50 * 1000 * 50 / (100 * 5120)) */
+	CHECK_EQ(pol.losing_rounds, 0);
+	pending = hot_harvest();
+	CHECK_EQ(rnd(0, 0, 512, 100000000, pending), MIG_GO_ON);
+	CHECK_EQ(pol.throttle, 99);
+	CHECK_EQ(pol.losing_rounds, 0);   /* lost at 96: the throttle could still rise */
+	pending = hot_harvest();
+	CHECK_EQ(rnd(0, 0, 512, 100000000, pending), MIG_GO_ON);
+	CHECK_EQ(pol.losing_rounds, 1);
 	pending = hot_harvest();
 	CHECK_EQ(rnd(0, 0, 512, 100000000, pending), MIG_STOP_N2);
 	CHECK_EQ(pending, 512);
@@ -547,15 +573,18 @@ TEST(stop_rules_in_order)
 	CHECK_EQ(rnd(1000, 4096000, 1, S_NS, 1), MIG_STOP_N1);
 	/* N1 before N2: two losing rounds, 40 pages left. */
 	setup(NULL);
+	pol.params.auto_converge = false; /* the KVM Forum rules alone */
 	CHECK_EQ(rnd(10, 40960, 2000, 0, 2000), MIG_GO_ON);
 	CHECK_EQ(rnd(10, 40960, 2000, 0, 40), MIG_STOP_N1);
 	/* N2 before N3: N3 = 2, two losing rounds. */
 	setup(NULL);
+	pol.params.auto_converge = false; /* the KVM Forum rules alone */
 	pol.params.n3_rounds = 2;
 	CHECK_EQ(rnd(10, 40960, 2000, 0, 2000), MIG_GO_ON);
 	CHECK_EQ(rnd(10, 40960, 2000, 0, 2000), MIG_STOP_N2);
 	/* N2 counts losing rounds in total, not in a row. */
 	setup(NULL);
+	pol.params.auto_converge = false; /* the KVM Forum rules alone */
 	CHECK_EQ(rnd(10, 40960, 2000, 0, 2000), MIG_GO_ON);   /* losing */
 	CHECK_EQ(rnd(3000, 40960, 2000, 0, 2000), MIG_GO_ON); /* winning */
 	CHECK_EQ(rnd(2000, 40960, 2000, 0, 2000), MIG_GO_ON); /* even: not losing */
