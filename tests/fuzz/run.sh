@@ -59,8 +59,9 @@ T[fuzz_lwip_input]="fuzz_lwip_input.c|$NET_SRCS|LWIP|16384"
 T[fuzz_lwip_dhcp]="fuzz_lwip_input.c|$NET_SRCS|LWIP -DFUZZ_DHCP|16384"
 T[fuzz_tls_server]="fuzz_tls_server.c||MBEDTLS|16384"
 T[fuzz_mig_stream]="fuzz_mig_stream.c|migrate/stream.c||24576"
+T[fuzz_vcpu_state]="fuzz_vcpu_state.c|arch/x86_64/vcpu_state_check.c||4740"
 ORDER="fuzz_console fuzz_cmdline fuzz_mb2 fuzz_elf fuzz_e1000_rx fuzz_e1000_regs fuzz_netcon_session \
-       fuzz_lwip_input fuzz_lwip_dhcp fuzz_tls_server fuzz_mig_stream"
+       fuzz_lwip_input fuzz_lwip_dhcp fuzz_tls_server fuzz_mig_stream fuzz_vcpu_state"
 TARGETS=${*:-$ORDER}
 for t in $TARGETS; do
     [ -n "${T[$t]:-}" ] || { echo "unknown target $t (targets: $ORDER)" >&2; exit 2; }
