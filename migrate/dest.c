@@ -438,9 +438,19 @@ void mig_dest_cancel(void)
 		hv_printf("error: no migration is arriving\n");
 		return;
 	}
+	if (dst.phase == D_WAIT_CONTINUE) {
+		/* The operator read the source's console: the VM runs there. */
+		vm_destroy(dst.vm);
+		dst.vm = NULL;
+		dest_release();
+		mig_set_status(MIG_EV_CANCEL);
+		mig_set_status(MIG_EV_CANCELLED);
+		hv_log("migrate: the paused copy was discarded (right only when the source says the VM "
+		       "runs there); listening again on port %u\n", mig.listen_port);
+		return;
+	}
 	if (dst.phase != D_STREAM) {
-		hv_printf("error: the stream is complete and ACKed; only the source can still give up "
-			  "(its console says who holds the VM)\n");
+		hv_printf("error: the stream is complete and ACKed; wait for GO (at most 10 s)\n");
 		return;
 	}
 	mig_set_status(MIG_EV_CANCEL);

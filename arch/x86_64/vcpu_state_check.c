@@ -476,6 +476,11 @@ static int check_xsave(struct ctx *c)
 			      (unsigned long long)s->xcr0, (unsigned long long)(s->xcr0 & ~k->xcr0_supported));
 	if ((s->xcr0 & XCR0_AVX) && !(s->xcr0 & XCR0_SSE))
 		return refuse(c->why, c->len, "XCR0 %#llx enables AVX without SSE", (unsigned long long)s->xcr0);
+	/* SDM Vol. 1 13.3: the AVX-512 bits 7:5 go together, and only with AVX
+	 * (else XSETBV with it faults in Tern; found by fuzz_vcpu_state). */
+	if ((s->xcr0 & 0xe0) && ((s->xcr0 & 0xe0) != 0xe0 || !(s->xcr0 & XCR0_AVX)))
+		return refuse(c->why, c->len, "XCR0 %#llx enables AVX-512 state partly or without AVX",
+			      (unsigned long long)s->xcr0);
 	u32 max = MIN((u32)VCPU_XSAVE_MAX, k->xsave_max);
 	if (s->xsave_len < XSAVE_MIN || s->xsave_len > max)
 		return refuse(c->why, c->len, "XSAVE area of %u bytes (must be %u..%u)", s->xsave_len,

@@ -395,7 +395,9 @@ static enum exit_action handle_xsetbv(struct vcpu *vcpu)
 	struct arch_vcpu *av = vcpu->arch;
 	u64 v = (av->regs.rdx << 32) | (u32)av->regs.rax;
 	bool ok = (u32)av->regs.rcx == 0 && (v & XCR0_X87) && !(v & ~fpu_xcr0_supported()) &&
-		  (!(v & XCR0_AVX) || (v & XCR0_SSE)) && guest_cpl() == 0 &&
+		  (!(v & XCR0_AVX) || (v & XCR0_SSE)) &&
+		  (!(v & 0xe0) || ((v & 0xe0) == 0xe0 && (v & XCR0_AVX))) && /* AVX-512: all or none */
+		  guest_cpl() == 0 &&
 		  (vmcs_read(GUEST_CR4) & CR4_OSXSAVE);
 	if (!ok) {
 		vmx_inject_exception(VEC_GP, true, 0);

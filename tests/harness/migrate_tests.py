@@ -144,11 +144,11 @@ class Runner(Suite):
         self.passes_after(a, a.mark(), 1, 120)
         return "A runs on, B freed the partial VM"
 
-    def cut(self, a: Machine, b: Machine) -> str:
-        a.command("migrate_set_parameter x-fault cut-pages", r"^x-fault: cut-pages")
+    def cut(self, a: Machine, b: Machine, fault: str = "cut-pages", verb: str = "continues") -> str:
+        a.command(f"migrate_set_parameter x-fault {fault}", rf"^x-fault: {fault}")
         a.command(f"migrate tcp:{IPS[1]}:{PORT}", r"^migrate: to ")
-        r = a.expect(r"^migrate: failed: (?P<why>.*)\n", 300, "A's failure")
-        check("cut" in r.group("why") and "continues here" in r.group("why"), r.group(0))
+        r = a.expect(r"^migrate: failed: (?P<why>.*)\n", MOVE_TIMEOUT, "A's failure")
+        check("cut" in r.group("why") and f"{verb} here" in r.group("why"), r.group(0))
         a.command("migrate_set_parameter x-fault none", r"^x-fault: none")
         b.expect(r"^migrate: failed: .*listening again", 120, "B freeing its VM")
         self.holds(a, "running")
@@ -182,9 +182,9 @@ class Runner(Suite):
         a.command(f"migrate_incoming tcp:0:{PORT}", r"^migrate_incoming: listening")
         return self.move(b, a, IPS[0])
 
-    def lost_go(self, a: Machine, b: Machine) -> str:
+    def lost_go(self, a: Machine, b: Machine, b_ip: str) -> str:
         a.command("migrate_set_parameter x-fault drop-go", r"^x-fault: drop-go")
-        a.command(f"migrate tcp:{IPS[1]}:{PORT}", r"^migrate: to ")
+        a.command(f"migrate tcp:{b_ip}:{PORT}", r"^migrate: to ")
         a.expect(r"^migrate: test fault drop-go", MOVE_TIMEOUT, "A handing over without GO")
         a.expect(r"^migrate: completed: handed over", 60, "A's completion")
         a.command("migrate_set_parameter x-fault none", r"^x-fault: none")
@@ -208,7 +208,22 @@ class Runner(Suite):
         self.holds(a, "running")
         self.holds(b, "inmigrate")
         self.passes_after(a, a.mark(), 1, 120)
-        return "A took the VM back; B holds a paused copy and says not to run it unless A handed over"
+        # The operator reads A (the VM runs there) and drops B's copy.
+        b.command("migrate_cancel", r"^migrate: the paused copy was discarded")
+        self.holds(b, "none")
+        return "A took the VM back; B held a paused copy, said not to run it unless A handed over, and dropped it on migrate_cancel"
+
+    def dest_killed(self, a: Machine, b: Machine) -> str:
+        """B's emulator dies in the middle of the stream: A must notice and
+        keep the guest running; nothing is left running on B (it is gone)."""
+        a.command(f"migrate tcp:{IPS[1]}:{PORT}", r"^migrate: to ")
+        a.expect(r"^migrate: active, round 1,", 120, "the stream under way")
+        b.close()
+        r = a.expect(r"^migrate: failed: (?P<why>.*)\n", 120, "A noticing")
+        check("continues here" in r.group("why"), r.group(0))
+        self.holds(a, "running")
+        self.passes_after(a, a.mark(), 2, 120)
+        return r.group("why")[:80]
 
     def info(self, a: Machine) -> str:
         t = a.command("info migrate", r"^status: completed").text
@@ -275,6 +290,7 @@ class Runner(Suite):
                 self.case(f"{t}-too-little-memory", self.refused, a, c, False, r"not enough .*memory")
             self.case(f"{t}-cancel", self.cancel, a, b)
             self.case(f"{t}-cut", self.cut, a, b)
+            self.case(f"{t}-cut-final", self.cut, a, b, "cut-final", "resumes")
             self.case(f"{t}-lost-ack", self.lost_ack, a, b)
             if not self.case(f"{t}-move", self.move, a, b, IPS[1]):
                 return
@@ -286,7 +302,8 @@ class Runner(Suite):
             if not self.case(f"{t}-tls-move", self.tls_move, a, b, IPS[1]):
                 return
             a.command(f"migrate_incoming tcp:0:{PORT}", r"^migrate_incoming: listening")
-            self.case(f"{t}-lost-go", self.lost_go, b, a)
+            if self.case(f"{t}-lost-go", self.lost_go, b, a, IPS[0]):
+                self.case(f"{t}-dest-killed", self.dest_killed, a, b)
         finally:
             for x in (a, b, c):
                 x.close()

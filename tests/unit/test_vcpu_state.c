@@ -468,6 +468,15 @@ TEST(xcr0_and_xsave)
 	good();
 	st.xcr0 = 0x1f;
 	REFUSED("XCR0 0x1f sets bits 0x18");
+	/* AVX-512 (bits 7:5): all three and AVX, or none (fuzz_vcpu_state's find). */
+	static const u64 partial[] = { 0x27, 0xe3, 0xc7, 0x21 };
+	for (unsigned i = 0; i < ARRAY_SIZE(partial); i++) {
+		good();
+		caps.xcr0_supported = 0xe7;
+		caps.xsave_max = 2688;
+		st.xcr0 = partial[i];
+		REFUSED("enables AVX-512 state partly or without AVX");
+	}
 	good();
 	st.xsave_len = 512;
 	REFUSED("XSAVE area of 512 bytes");
