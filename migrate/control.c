@@ -9,6 +9,7 @@
 #include <tern/log.h>
 #include <tern/migrate.h>
 #include <tern/net.h>
+#include <tern/netcon.h>
 #include <tern/tls.h>
 #include <tern/vm.h>
 #include <stdio.h>
@@ -27,6 +28,17 @@ void mig_set_status(enum mig_event ev)
 		hv_log("migrate: internal: event %d refused in status %s\n", ev, mig_status_name(before));
 }
 
+void mig_report(const char *fmt, ...)
+{
+	char line[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	hv_log("%s", line);
+	netcon_notify(line);
+}
+
 void mig_fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -41,7 +53,7 @@ void mig_fail(const char *fmt, ...)
 		mig_set_status(MIG_EV_ERROR);
 	}
 	mig.stats.end_ns = arch_time_ns();
-	hv_log("migrate: failed: %s\n", mig.error);
+	mig_report("migrate: failed: %s\n", mig.error);
 }
 
 static u64 elapsed_ms(void)

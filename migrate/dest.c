@@ -242,7 +242,7 @@ static void run_here(const char *how)
 	mig.stats.end_ns = arch_time_ns();
 	mig.stats.pause_ns = mig.stats.end_ns;
 	mig_set_status(MIG_EV_DONE);
-	hv_log("migrate: %s: the VM runs on this host now (from %s)\n", how, mig.peer);
+	mig_report("migrate: %s: the VM runs on this host now (from %s)\n", how, mig.peer);
 	dst.vm = NULL;
 	dest_release();
 }
@@ -396,7 +396,7 @@ static void wait_continue(const char *what)
 {
 	dst.phase = D_WAIT_CONTINUE;
 	mig_conn_close(&dst.conn);
-	hv_log("migrate: %s after ACK: the VM stays paused here, complete. If the source says it "
+	mig_report("migrate: %s after ACK: the VM stays paused here, complete. If the source says it "
 	       "handed the VM over (or the source is down), type migrate_continue here; if the source "
 	       "says the VM runs there, do not.\n", what);
 }

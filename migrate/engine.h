@@ -123,6 +123,8 @@ void mig_dest_continue(void);
 
 /* control.c */
 void mig_set_status(enum mig_event ev);
+/* An event line for serial and the network console's client (ends in \n). */
+__printf(1, 2) void mig_report(const char *fmt, ...);
 /* Fail the migration with a reason (printed and kept for info migrate). */
 __printf(1, 2) void mig_fail(const char *fmt, ...);
 void mig_progress(u64 now, u32 round, u64 remaining_bytes, u64 rate);

@@ -71,8 +71,13 @@ static void source_release(bool resume)
 	mig_conn_close(&src.conn);
 	if (src.vm) {
 		dirty_log_stop(src.vm);
-		if (resume && src.vm->state == VM_FINISH_MIGRATE)
+		if (resume && src.vm->state == VM_FINISH_MIGRATE) {
+			/* As on a destination, the guest's clock and TSC continue from
+			 * the stop: the pause for a failed handover is invisible. */
+			vm_clock_set(src.vm, vm_clock_ns(src.vm, mig.stats.pause_ns));
+			arch_vcpu_set_tsc(&src.vm->vcpu, src.cpu->tsc);
 			src.vm->state = src.was_running ? VM_RUNNING : VM_PAUSED;
+		}
 	}
 	free_buffers();
 	src.phase = S_IDLE;
@@ -417,7 +422,7 @@ static void source_finish(void)
 	snprintf(gone, sizeof(gone), "postmigrate: %s; this host can receive a VM (migrate_incoming)",
 		 mig.handover);
 	con_set_no_vm_reason(gone);
-	hv_log("migrate: completed: %s; downtime %lu ms; %lu bytes sent for %lu MiB of RAM; memory freed\n",
+	mig_report("migrate: completed: %s; downtime %lu ms; %lu bytes sent for %lu MiB of RAM; memory freed\n",
 	       mig.handover, mig.stats.downtime_ns / 1000000, mig.stats.transferred,
 	       (mig.stats.total_pages * PAGE_SIZE) >> 20);
 }
@@ -572,7 +577,7 @@ void mig_source_cancel(void)
 {
 	bool paused = src.vm && src.vm->state == VM_FINISH_MIGRATE;
 	source_release(true);
-	hv_log("migrate: cancelled; the VM %s here\n", paused ? "resumes" : "continues");
+	mig_report("migrate: cancelled; the VM %s here\n", paused ? "resumes" : "continues");
 }
 
 void mig_source_info(void)

@@ -286,6 +286,14 @@ void netcon_poll(void)
 	}
 }
 
+void netcon_notify(const char *line)
+{
+	if (!nc.active || nc.sess.state != NETCON_OPEN)
+		return;
+	netcon_session_out(&nc.sess, line, strlen(line));
+	netcon_session_out(&nc.sess, CON_PROMPT, strlen(CON_PROMPT));
+}
+
 /* ---- start ---- */
 
 static int listen_on(u16 port)

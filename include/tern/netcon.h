@@ -29,6 +29,12 @@ struct hv_config;
 void netcon_init(const struct hv_config *cfg);
 /* Serve the console connections: bounded work, call every loop iteration. */
 void netcon_poll(void);
+/*
+ * An event the operator must see wherever they are (a migration completed
+ * or failed): the line (ending in a newline) goes to the connected client,
+ * if any, followed by a fresh prompt, as the serial console shows it.
+ */
+void netcon_notify(const char *line);
 
 /* ---- one session (net/netcon_session.c, pure) ---- */
 

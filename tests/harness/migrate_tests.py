@@ -245,13 +245,19 @@ class Runner(Suite):
                 x.command("migrate_set_parameter tls-creds none", r"^tls-creds: none")
 
     def refused(self, a: Machine, c: Machine, tls: bool, want: str) -> str:
-        """A migration A -> C that C must refuse before any page moves."""
-        a.command(f"migrate_set_parameter tls-creds {'migrate' if tls else 'none'}", r"^tls-creds: ")
+        """A migration A -> C that C must refuse before any page moves (with
+        tls, both ends use TLS-PSK, each with its own key)."""
+        creds = "migrate" if tls else "none"
+        for x in (a, c):
+            x.command(f"migrate_set_parameter tls-creds {creds}", rf"^tls-creds: {creds}")
         try:
             a.command(f"migrate tcp:{IPS[2]}:{PORT}", r"^migrate: to ")
             r = a.expect(r"^migrate: failed: (?P<why>.*)\n", 120, "A's failure")
+            if tls:
+                c.expect(r"^migrate: failed: TLS handshake failed", 60, "C's side of the handshake")
         finally:
-            a.command("migrate_set_parameter tls-creds none", r"^tls-creds: none")
+            for x in (a, c):
+                x.command("migrate_set_parameter tls-creds none", r"^tls-creds: none")
         check(re.search(want, r.group("why")) is not None and "continues here" in r.group("why"),
               r.group(0))
         check("sending" not in a.text_since(a.mark() - len(r.group(0)) - 400).split("migrate: to")[-1],
@@ -284,7 +290,7 @@ class Runner(Suite):
                 return
             self.case(f"{t}-garbage", self.garbage, a, b)
             if t == "pml":
-                self.case(f"{t}-wrong-key", self.refused, a, c, True, r"TLS|closed|reset")
+                self.case(f"{t}-wrong-key", self.refused, a, c, True, r"TLS handshake failed")
                 self.case(f"{t}-cpu-mismatch", self.refused, a, c, False, r"cpu: leaf .* lacks")
             else:
                 self.case(f"{t}-too-little-memory", self.refused, a, c, False, r"not enough .*memory")
