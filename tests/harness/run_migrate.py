@@ -57,8 +57,11 @@ def start_hub(ports: int = 2) -> tuple[subprocess.Popen, int]:
 
 def tern_on_hub(name: str, i: int, base: int, cmdline: str, build: Path, guest: str = "mig_verify",
                 wall_timeout: float = 3000, model: str = "corei7_skylake_x", **kw) -> Machine:
-    """Machine i (0 = A, 1 = B) on the bxhub at `base`, address IPS[i]."""
-    cfg = grub_test_cfg(guest, f"{cmdline} ip={IPS[i]}/24")
+    """Machine i (0 = A, 1 = B) on the bxhub at `base`, address IPS[i]. The
+    stream is plaintext (boot option migrate_plain, no migrate_psk= key): the
+    link is private to the two emulators, and QEMU's reference figures are
+    plaintext too."""
+    cfg = grub_test_cfg(guest, f"{cmdline} ip={IPS[i]}/24 migrate_plain")
     return Machine(
         name, iso=build / "tern.iso", test_cfg=cfg, model=model, log_dir=build / "test-logs",
         wall_timeout=wall_timeout,
