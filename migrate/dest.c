@@ -29,7 +29,7 @@ static struct {
 	struct vm *vm;
 	struct mig_header hdr;
 	struct vcpu_state *cpu;
-	bool have_cpu, have_timer, have_uart, have_time;
+	u32 have;          /* bit i: sections[i] arrived */
 	struct mig_sec_timer timer;
 	struct mig_sec_uart uart;
 	struct mig_sec_time time;
@@ -119,60 +119,64 @@ static int on_fill(void *ctx, u64 gfn, u8 byte, char *why, size_t len)
 	return 0;
 }
 
-static int want_len(u32 id, u32 version, u32 want_version, u32 dlen, u32 want, char *why,
-		    size_t len)
+/* Each section: where it lands, the version this host reads, its size. */
+static const struct {
+	u32 id, version, size;
+	const char *name;
+} sections[] = {
+	{ MIG_SEC_CPU, VCPU_STATE_VERSION, sizeof(struct vcpu_state), "cpu" },
+	{ MIG_SEC_TIMER, MIG_TIMER_VERSION, sizeof(struct mig_sec_timer), "timer" },
+	{ MIG_SEC_UART, MIG_UART_VERSION, sizeof(struct mig_sec_uart), "uart" },
+	{ MIG_SEC_TIME, MIG_TIME_VERSION, sizeof(struct mig_sec_time), "time" },
+};
+
+static void *section_dest(u32 id)
 {
-	if (version != want_version || dlen != want) {
-		snprintf(why, len, "section %u: version %u, %u bytes; this host reads version %u, %u bytes",
-			 id, version, dlen, want_version, want);
+	switch (id) {
+	case MIG_SEC_CPU: return dst.cpu;
+	case MIG_SEC_TIMER: return &dst.timer;
+	case MIG_SEC_UART: return &dst.uart;
+	default: return &dst.time;
+	}
+}
+
+/* The fields a section's size cannot vouch for. */
+static int section_check(u32 id, char *why, size_t len)
+{
+	if (id == MIG_SEC_TIMER && ((dst.timer.deadline_ns && (dst.timer.vector < 32 ||
+							     dst.timer.vector > 255)) ||
+				    dst.timer.halted > 1)) {
+		snprintf(why, len, "timer section: vector %u, halted %u out of range", dst.timer.vector,
+			 dst.timer.halted);
 		return -1;
 	}
-	return 0;
+	if (id == MIG_SEC_UART && dst.uart.line_len > VUART_LINE_MAX) {
+		snprintf(why, len, "uart section: line of %u bytes (at most %d)", dst.uart.line_len,
+			 VUART_LINE_MAX);
+		return -1;
+	}
+	return 0; /* cpu: arch_vcpu_load checks it all at the end */
 }
 
 static int on_section(void *ctx, u32 id, u32 version, const u8 *data, u32 dlen, char *why,
 		      size_t len)
 {
-	switch (id) {
-	case MIG_SEC_CPU:
-		if (want_len(id, version, VCPU_STATE_VERSION, dlen, sizeof(*dst.cpu), why, len))
-			return -1;
-		memcpy(dst.cpu, data, dlen);
-		dst.have_cpu = true;
-		return 0;
-	case MIG_SEC_TIMER:
-		if (want_len(id, version, MIG_TIMER_VERSION, dlen, sizeof(dst.timer), why, len))
-			return -1;
-		memcpy(&dst.timer, data, dlen);
-		if ((dst.timer.deadline_ns && (dst.timer.vector < 32 || dst.timer.vector > 255)) ||
-		    dst.timer.halted > 1) {
-			snprintf(why, len, "timer section: vector %u, halted %u out of range",
-				 dst.timer.vector, dst.timer.halted);
+	for (unsigned i = 0; i < ARRAY_SIZE(sections); i++) {
+		if (sections[i].id != id)
+			continue;
+		if (version != sections[i].version || dlen != sections[i].size) {
+			snprintf(why, len, "%s section: version %u, %u bytes; this host reads version %u, %u bytes",
+				 sections[i].name, version, dlen, sections[i].version, sections[i].size);
 			return -1;
 		}
-		dst.have_timer = true;
-		return 0;
-	case MIG_SEC_UART:
-		if (want_len(id, version, MIG_UART_VERSION, dlen, sizeof(dst.uart), why, len))
+		memcpy(section_dest(id), data, dlen);
+		if (section_check(id, why, len))
 			return -1;
-		memcpy(&dst.uart, data, dlen);
-		if (dst.uart.line_len > VUART_LINE_MAX) {
-			snprintf(why, len, "uart section: line of %u bytes (at most %d)", dst.uart.line_len,
-				 VUART_LINE_MAX);
-			return -1;
-		}
-		dst.have_uart = true;
+		dst.have |= 1u << i;
 		return 0;
-	case MIG_SEC_TIME:
-		if (want_len(id, version, MIG_TIME_VERSION, dlen, sizeof(dst.time), why, len))
-			return -1;
-		memcpy(&dst.time, data, dlen);
-		dst.have_time = true;
-		return 0;
-	default:
-		snprintf(why, len, "unknown section %u (version %u, %u bytes)", id, version, dlen);
-		return -1;
 	}
+	snprintf(why, len, "unknown section %u (version %u, %u bytes)", id, version, dlen);
+	return -1;
 }
 
 static int on_round(void *ctx, u32 round, char *why, size_t len)
@@ -189,11 +193,11 @@ static int on_end(void *ctx, bool has_digest, u64 digest, char *why, size_t len)
 		snprintf(why, len, "END before any VM was created");
 		return -1;
 	}
-	if (!dst.have_cpu || !dst.have_timer || !dst.have_uart || !dst.have_time) {
-		snprintf(why, len, "stream ended without the %s section",
-			 !dst.have_cpu ? "cpu" : !dst.have_timer ? "timer" : !dst.have_uart ? "uart" : "time");
-		return -1;
-	}
+	for (unsigned i = 0; i < ARRAY_SIZE(sections); i++)
+		if (!(dst.have & (1u << i))) {
+			snprintf(why, len, "stream ended without the %s section", sections[i].name);
+			return -1;
+		}
 	if ((dst.hdr.caps & MIG_CAP_VALIDATE_RAM) && !has_digest) {
 		snprintf(why, len, "validate-ram was announced but END carries no digest");
 		return -1;
@@ -263,6 +267,15 @@ static const struct mig_dec_ops dec_ops = {
 	.go = on_go,
 };
 
+/* Turn a connection away before it carries anything (logged, rate-limited). */
+static err_t refuse_conn(struct tcp_pcb *pcb, const char *ip, const char *why)
+{
+	if (log_limit_ok(&busy_log, arch_time_ns()))
+		hv_log("migrate: connection from %s refused: %s\n", ip, why);
+	tcp_abort(pcb);
+	return ERR_ABRT;
+}
+
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	if (err != ERR_OK || !pcb)
@@ -273,46 +286,25 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 							 : NULL;
 	char ip[16];
 	ip4addr_ntoa_r(&pcb->remote_ip, ip, sizeof(ip));
-	if (busy) {
-		if (log_limit_ok(&busy_log, arch_time_ns()))
-			hv_log("migrate: connection from %s refused: %s\n", ip, busy);
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
+	bool secure = mig.tls_creds;
+	if (!busy && (secure ? !tls_key_ready(TLS_KEY_MIGRATE) : !mig.plain_allowed))
+		busy = secure ? "no migration key (boot option migrate_psk=)"
+			      : "plaintext migration is off (boot option migrate_plain)";
+	if (busy)
+		return refuse_conn(pcb, ip, busy);
+	/* dst is idle (checked above): it may take this connection. The pipe
+	 * and TLS keep pointers into dst.conn, so it is set up in place. */
 	memset(&dst, 0, sizeof(dst));
 	dst.dec = malloc(sizeof(*dst.dec));
 	dst.cpu = malloc(sizeof(*dst.cpu));
-	if (!dst.dec || !dst.cpu) {
+	bool mem = dst.dec && dst.cpu;
+	if (!mem || mig_conn_accept(&dst.conn, pcb, secure)) {
 		free(dst.dec);
 		free(dst.cpu);
-		dst.dec = NULL;
-		dst.cpu = NULL;
-		hv_log("migrate: connection from %s refused: out of memory\n", ip);
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
-	bool secure = mig.tls_creds;
-	if (secure ? !tls_key_ready(TLS_KEY_MIGRATE) : !mig.plain_allowed) {
-		hv_log("migrate: connection from %s refused: %s\n", ip,
-		       secure ? "no migration key (boot option migrate_psk=)"
-			      : "plaintext migration is off (boot option migrate_plain)");
-		free(dst.dec);
-		free(dst.cpu);
-		dst.dec = NULL;
-		dst.cpu = NULL;
-		tcp_abort(pcb);
-		return ERR_ABRT;
+		memset(&dst, 0, sizeof(dst));
+		return refuse_conn(pcb, ip, mem ? "out of TLS memory" : "out of memory");
 	}
 	mig_dec_init(dst.dec, &dec_ops, NULL);
-	if (mig_conn_accept(&dst.conn, pcb, secure)) {
-		hv_log("migrate: connection from %s refused: out of TLS memory\n", ip);
-		free(dst.dec);
-		free(dst.cpu);
-		dst.dec = NULL;
-		dst.cpu = NULL;
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
 	memset(&mig.stats, 0, sizeof(mig.stats));
 	mig.error[0] = '\0';
 	snprintf(mig.peer, sizeof(mig.peer), "%s:%u", ip, pcb->remote_port);
