@@ -335,7 +335,7 @@ def table(runs: list[Run]) -> list[str]:
         out.append(f"| {r.workload} | {r.cap // 1024} | {r.direction or '-'} | {r.outcome} | "
                    f"{fmt(i.get('total_time') / 1000 if 'total_time' in i else None, '.1f')} | "
                    f"{fmt(ratio, '.2f')}x | {fmt(r.rounds, 'd')} | {fmt(i.get('resent'), ',d')} | "
-                   f"{fmt(i.get('setup_time'), 'd')} | {dt} | {fmt(r.floor_ms(), '.0f')} | {rates} "
+                   f"{fmt(i.get('setup_time'), 'd')} | {dt} | {fmt(r.floor_ms() if 'downtime' in i else None, '.0f')} | {rates} "
                    f"{UNITS.get(r.workload, '')} | {thr} |")
     return out
 
