@@ -22,7 +22,11 @@
 /*
  * Throttling: after a slice that ran for d ns, the vCPU waits d * t / (100 - t)
  * ns, so it gets (100 - t)% of the time. Returns true while it must wait.
+ * The wait is capped at what a full slice earns at 99% (about 0.2 s): a slice
+ * that overran (one long instruction under an emulator) must not freeze the
+ * guest for seconds (measured: 2 s gaps that the guest's clock check saw).
  */
+#define THROTTLE_WAIT_MAX_NS (99 * SLICE_NS)
 static u64 throttle_until;
 
 static bool throttled(u64 now)
@@ -34,7 +38,7 @@ static void throttle_after(u64 ran_ns)
 {
 	u32 t = migrate_throttle();
 	if (t)
-		throttle_until = arch_time_ns() + ran_ns * t / (100 - t);
+		throttle_until = arch_time_ns() + MIN(ran_ns * t / (100 - t), THROTTLE_WAIT_MAX_NS);
 }
 
 void hv_run_loop(void)

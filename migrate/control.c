@@ -253,8 +253,9 @@ static const char *const fault_names[] = { "none", "drop-ack", "drop-go", "cut-p
 void migrate_cmd_set_parameter(const char *name, const char *value)
 {
 	s64 v = parse_size(value);
-	if (mig_status_busy(mig.status) && strcmp(name, "max-bandwidth")) {
-		hv_printf("error: only max-bandwidth can change while a migration runs\n");
+	/* x-fault is read when its moment comes, so a test may clear it any time. */
+	if (mig_status_busy(mig.status) && strcmp(name, "max-bandwidth") && strcmp(name, "x-fault")) {
+		hv_printf("error: only max-bandwidth (and x-fault) can change while a migration runs\n");
 		return;
 	}
 	if (!strcmp(name, "max-bandwidth")) {
@@ -372,10 +373,14 @@ void migrate_cmd_info(void)
 	if (mig.status == MIG_COMPLETED && mig.role == MIG_ROLE_SOURCE)
 		hv_printf("downtime: %lu ms (expected %lu ms, limit %lu ms)\n", s->downtime_ns / 1000000,
 			  s->expected_downtime_ms, mig.params.downtime_limit_ms);
-	else if (mig.role == MIG_ROLE_SOURCE)
+	else if (mig.role == MIG_ROLE_SOURCE && mig.policy.nr_history &&
+		 s->expected_downtime_ms != MIG_DOWNTIME_UNKNOWN)
 		hv_printf("expected-downtime: %lu ms (limit %lu ms)\n", s->expected_downtime_ms,
 			  mig.params.downtime_limit_ms);
-	u64 remaining = s->remaining_pages * PAGE_SIZE;
+	else if (mig.role == MIG_ROLE_SOURCE)
+		hv_printf("expected-downtime: unknown until round 1 ends (limit %lu ms)\n",
+			  mig.params.downtime_limit_ms);
+	u64 remaining = mig.status == MIG_COMPLETED ? 0 : s->remaining_pages * PAGE_SIZE;
 	u64 bw = mig.policy.bandwidth;
 	hv_printf("transferred: %lu bytes (precopy-bytes %lu, downtime-bytes %lu)\n", s->transferred,
 		  s->precopy_bytes, s->downtime_bytes);
