@@ -344,7 +344,7 @@ class Runner(Suite):
             c = self.machine(2, base, f"noguest incoming=tcp:0:{PORT} migrate_psk={OTHER_PSK} migrate_plain",
                              model="corei7_haswell_4770")
         else:
-            c = self.machine(2, base, f"noguest incoming=tcp:0:{PORT} {keys}", megs=32)
+            c = self.machine(2, base, f"noguest incoming=tcp:0:{PORT} {keys}", megs=24)  # about 5 MiB left for a VM
         t = self.tag
         try:
             if not self.case(f"{t}-boot", self.boot, a, b, c):
