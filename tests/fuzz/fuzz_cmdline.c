@@ -20,7 +20,17 @@
 #include "fuzz.h"
 
 #define MAX_LEN 2048
-#define SECRET "netcon_psk="
+/* The options whose values cmdline_redact() hides. */
+static const char *const SECRETS[] = { "netcon_psk=", "migrate_psk=" };
+
+/* The secret s starts with, or NULL. */
+static const char *secret_at(const char *s)
+{
+	for (size_t k = 0; k < sizeof(SECRETS) / sizeof(SECRETS[0]); k++)
+		if (!strncmp(s, SECRETS[k], strlen(SECRETS[k])))
+			return SECRETS[k];
+	return NULL;
+}
 
 static void warn(void *ctx, const char *msg)
 {
@@ -70,8 +80,10 @@ static void check_bad_words_ignored(const char *s, const struct hv_config *cfg)
 		memcpy(word, p, len);
 		word[len] = '\0';
 		struct hv_config one;
-		/* A bad netcon_psk is not ignored: it closes the network console. */
-		bool key = !strncmp(word, "netcon_psk", 10) && (!word[10] || word[10] == '=');
+		/* A bad netcon_psk or migrate_psk is not ignored: it drops the key
+		 * given before (the console stays closed, no migration key). */
+		bool key = (!strncmp(word, "netcon_psk", 10) && (!word[10] || word[10] == '=')) ||
+			   (!strncmp(word, "migrate_psk", 11) && (!word[11] || word[11] == '='));
 		if (!parse(word, &one) || key) {
 			memcpy(good + g, word, len);
 			g += len;
@@ -92,6 +104,9 @@ static void check_bad_words_ignored(const char *s, const struct hv_config *cfg)
 	CHECK(again.netcon_psk_len == cfg->netcon_psk_len);
 	CHECK(!strcmp(again.netcon_psk_id, cfg->netcon_psk_id));
 	CHECK(again.netcon_plain == cfg->netcon_plain);
+	CHECK(again.migrate_psk_len == cfg->migrate_psk_len);
+	CHECK(!strcmp(again.migrate_psk_id, cfg->migrate_psk_id));
+	CHECK(again.incoming_port == cfg->incoming_port && again.migrate_plain == cfg->migrate_plain);
 	CHECK(!memcmp(&again, cfg, sizeof(again)));
 	free(good);
 }
@@ -102,8 +117,9 @@ static char *redacted(const char *s)
 	char *out = malloc(strlen(s) * 2 + 16);
 	size_t o = 0;
 	for (size_t i = 0; s[i];) {
-		if ((i == 0 || blank(s[i - 1])) && !strncmp(s + i, SECRET, strlen(SECRET))) {
-			o += (size_t)sprintf(out + o, "%s<hidden>", SECRET);
+		const char *secret = (i == 0 || blank(s[i - 1])) ? secret_at(s + i) : NULL;
+		if (secret) {
+			o += (size_t)sprintf(out + o, "%s<hidden>", secret);
 			i += strcspn(s + i, " \t");
 		} else {
 			out[o++] = s[i++];
@@ -136,10 +152,12 @@ static void check_redact(const char *s)
 	cmdline_redact(s, &guard, 0);
 	CHECK(guard == 0x5a);
 	/* No word of the full copy shows a key. */
-	for (const char *p = want; (p = strstr(p, SECRET)); p++)
-		if (p == want || blank(p[-1]))
-			CHECK(!strncmp(p + strlen(SECRET), "<hidden>", 8) &&
-			      (!p[strlen(SECRET) + 8] || blank(p[strlen(SECRET) + 8])));
+	for (size_t k = 0; k < sizeof(SECRETS) / sizeof(SECRETS[0]); k++) {
+		size_t sl = strlen(SECRETS[k]);
+		for (const char *p = want; (p = strstr(p, SECRETS[k])); p++)
+			if (p == want || blank(p[-1]))
+				CHECK(!strncmp(p + sl, "<hidden>", 8) && (!p[sl + 8] || blank(p[sl + 8])));
+	}
 	free(want);
 }
 
