@@ -372,10 +372,10 @@ void migrate_cmd_info(void)
 		hv_printf("setup-time: %lu ms\n", (s->setup_end_ns - s->start_ns) / 1000000);
 	if (mig.status == MIG_COMPLETED && mig.role == MIG_ROLE_SOURCE)
 		hv_printf("downtime: %lu ms (expected %lu ms, limit %lu ms)\n", s->downtime_ns / 1000000,
-			  s->expected_downtime_ms, mig.params.downtime_limit_ms);
+			  mig.policy.expected_downtime_ms, mig.params.downtime_limit_ms);
 	else if (mig.role == MIG_ROLE_SOURCE && mig.policy.nr_history &&
-		 s->expected_downtime_ms != MIG_DOWNTIME_UNKNOWN)
-		hv_printf("expected-downtime: %lu ms (limit %lu ms)\n", s->expected_downtime_ms,
+		 mig.policy.expected_downtime_ms != MIG_DOWNTIME_UNKNOWN)
+		hv_printf("expected-downtime: %lu ms (limit %lu ms)\n", mig.policy.expected_downtime_ms,
 			  mig.params.downtime_limit_ms);
 	else if (mig.role == MIG_ROLE_SOURCE)
 		hv_printf("expected-downtime: unknown until round 1 ends (limit %lu ms)\n",

@@ -72,7 +72,6 @@ struct mig_stats {
 	u64 remaining_pages;
 	u32 dirty_sync_count;
 	u64 final_pages;
-	u64 expected_downtime_ms;
 };
 
 enum mig_role { MIG_ROLE_NONE, MIG_ROLE_SOURCE, MIG_ROLE_DEST };
@@ -112,7 +111,6 @@ int mig_source_start(u32 addr_be, u16 port);
 void mig_source_poll(u64 now);
 void mig_source_cancel(void);
 bool mig_source_owns_log(const struct vm *vm);
-u64 mig_source_round(void);
 void mig_source_info(void);
 
 /* dest.c */

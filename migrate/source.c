@@ -41,6 +41,7 @@ static struct {
 	u32 round;
 	struct mig_round cur;
 	u64 round_start_ns;
+	u64 round_start_bytes;     /* mig.stats.transferred when the round began */
 	u64 live_start_ns, live_sent;
 	u8 *out;
 	size_t out_len, out_off;
@@ -96,11 +97,6 @@ static void source_failed(const char *reason)
 bool mig_source_owns_log(const struct vm *vm)
 {
 	return src.phase != S_IDLE && src.vm == vm;
-}
-
-u64 mig_source_round(void)
-{
-	return src.round;
 }
 
 int mig_source_start(u32 addr_be, u16 port)
@@ -231,6 +227,7 @@ static void start_round(u64 now)
 	src.cur.round = src.round;
 	src.cursor = 0;
 	src.round_start_ns = now;
+	src.round_start_bytes = mig.stats.transferred;
 	u8 rec[5];
 	stage(rec, mig_enc_round(rec, src.round));
 }
@@ -270,7 +267,6 @@ static void end_round(u64 now)
 	for (u64 w = 0; w < BITMAP_WORDS(src.nr_pages); w++)
 		pending += (u64)__builtin_popcountll(src.dirty[w] | src.held[w]);
 	enum mig_reason why = mig_policy_round_end(&mig.policy, &src.cur, pending);
-	mig.stats.expected_downtime_ms = mig.policy.expected_downtime_ms;
 	hv_log("migrate: round %u: %lu pages sent, %lu dirtied, %lu ms, %lu KiB/s; %lu pending%s%s\n",
 	       src.round, src.cur.pages_sent, src.cur.pages_dirtied, src.cur.duration_ns / 1000000,
 	       mig.policy.bandwidth / 1024, pending, why == MIG_GO_ON ? "" : " -> stop: ",
@@ -286,8 +282,6 @@ static void end_round(u64 now)
 		mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, false);
 	start_round(now);
 }
-
-static u64 round_bytes_start;
 
 static void pump_rounds(u64 now)
 {
@@ -305,10 +299,8 @@ static void pump_rounds(u64 now)
 		if (mig_policy_allowance(&mig.policy, src.live_sent, src.live_start_ns, now) == 0)
 			return;
 		if (!stage_batch()) {
-			src.cur.bytes_sent = mig.stats.transferred - round_bytes_start;
-			u64 before = mig.stats.transferred;
+			src.cur.bytes_sent = mig.stats.transferred - src.round_start_bytes;
 			end_round(now);
-			round_bytes_start = before;
 			if (src.phase != S_ROUNDS)
 				return;
 		}
@@ -325,7 +317,6 @@ static void stage_section(u32 id, u32 version, const void *data, u32 len)
 static void stage_state(int step)
 {
 	struct vm *vm = src.vm;
-	u64 now = arch_time_ns();
 	switch (step) {
 	case 1:
 		stage_section(MIG_SEC_CPU, VCPU_STATE_VERSION, src.cpu, sizeof(*src.cpu));
@@ -361,7 +352,6 @@ static void stage_state(int step)
 		break;
 	}
 	}
-	(void)now;
 }
 
 static void pump_final(u64 now)
@@ -463,7 +453,6 @@ static void read_replies(u64 now)
 					src.send[src.nr_pages / 64] = (1ULL << (src.nr_pages % 64)) - 1;
 				src.phase = S_ROUNDS;
 				src.live_start_ns = now;
-				round_bytes_start = mig.stats.transferred;
 				start_round(now);
 				hv_log("migrate: %s accepted; sending %lu pages (dirty log: %s, %s)\n", mig.peer,
 				       src.nr_pages, dirty_mode_name(src.vm->dirty.mode),
@@ -547,7 +536,7 @@ void mig_source_poll(u64 now)
 		pump_rounds(now);
 		if (src.phase == S_ROUNDS) {
 			u64 t = mig_since(now, src.round_start_ns);
-			u64 rate = t > 100000000 ? (mig.stats.transferred - round_bytes_start) * 1000 / (t / 1000000)
+			u64 rate = t > 100000000 ? (mig.stats.transferred - src.round_start_bytes) * 1000 / (t / 1000000)
 						 : mig.policy.bandwidth;
 			mig_progress(now, src.round,
 				     (bitmap_weight(src.send, src.nr_pages) + bitmap_weight(src.held, src.nr_pages)) *
