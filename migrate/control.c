@@ -6,6 +6,7 @@
 #include <tern/arch.h>
 #include <tern/cmdline.h>
 #include <tern/console.h>
+#include <tern/hv.h>
 #include <tern/log.h>
 #include <tern/migrate.h>
 #include <tern/net.h>
@@ -69,11 +70,16 @@ void mig_progress(u64 now, u32 round, u64 remaining, u64 bw)
 	mig.stats.remaining_pages = remaining / PAGE_SIZE;
 	if (now - mig.last_progress_ns < PROGRESS_NS)
 		return;
+	u64 span = now - mig.last_progress_ns, guest = hv_guest_ns();
+	u64 share = span ? (guest - mig.last_progress_guest_ns) * 1000 / span : 0;
 	mig.last_progress_ns = now;
+	mig.last_progress_guest_ns = guest;
 	u64 eta_ms = bw ? remaining * 1000 / bw : 0;
-	hv_log("migrate: %s, round %u, remaining %lu.%02lu MiB, %lu KiB/s, ETA %lu.%lu s, throttle %u%%\n",
+	hv_log("migrate: %s, round %u, remaining %lu.%02lu MiB, %lu KiB/s, ETA %lu.%lu s, throttle %u%% "
+	       "(guest ran %lu.%lu%%)\n",
 	       mig_status_name(mig.status), round, remaining >> 20, ((remaining & 0xfffff) * 100) >> 20,
-	       bw / 1024, eta_ms / 1000, (eta_ms % 1000) / 100, mig.policy.throttle);
+	       bw / 1024, eta_ms / 1000, (eta_ms % 1000) / 100, mig.policy.throttle, share / 10,
+	       share % 10);
 }
 
 /* "tcp:A.B.C.D:PORT"; host may be "0" or empty for migrate_incoming. */
@@ -181,6 +187,7 @@ void migrate_cmd_migrate(int argc, char *const *argv)
 	mig.role = MIG_ROLE_SOURCE;
 	mig.stats.start_ns = arch_time_ns();
 	mig.last_progress_ns = mig.stats.start_ns;
+	mig.last_progress_guest_ns = hv_guest_ns();
 	mig_set_status(MIG_EV_START);
 	u32 addr_be = __builtin_bswap32(addr);
 	if (mig_source_start(addr_be, port))

@@ -91,6 +91,7 @@ struct mig_engine {
 	struct mig_stats stats;
 	struct mig_policy policy;
 	u64 last_progress_ns;
+	u64 last_progress_guest_ns; /* hv_guest_ns() then: the CPU share since */
 	struct vm *slot;       /* the VM object of this host */
 	struct pmm *pmm;
 	/* incoming */

@@ -167,6 +167,39 @@ static void auto_converge(struct mig_policy *p, const struct mig_round *r)
 	p->throttle = MIN(t, p->params.throttle_max);
 }
 
+/*
+ * A round is lost (it counts towards N2) when it made no progress: the guest
+ * dirtied at least as many pages as the round sent, so the next round is no
+ * smaller. The slides count rounds that sent *fewer* than were dirtied; a
+ * guest that rewrites all of RAM every round sends exactly what it dirties
+ * and that rule never fired (measured on Bochs: mig_incr ran to N3, 30 rounds
+ * and 27x its RAM, for the same downtime).
+ * With auto-converge a lost round counts only once throttling is of no more
+ * use: the throttle is at its cap, or it rose for this round and the dirty
+ * rate fell by less than half of what the smaller CPU share should give,
+ * i.e. rate * 2 * (100 - t0) > rate0 * ((100 - t0) + (100 - t)) (t0, rate0:
+ * the round before). That is a guest rewriting a set that any round covers
+ * whatever its speed (the hot set, the incrementer): throttling it to 99%
+ * only slows it for nothing. A round that dirtied all of RAM says nothing
+ * either way (its rate is clipped at RAM / round time, however fast the
+ * guest wrote) and only counts at the cap. While the throttle still helps, the next round
+ * may win (measured: N2 after two early losses stopped a guest on Bochs with
+ * 1477 pages pending, a 5 s downtime, where ten more throttled rounds
+ * converged within the limit).
+ */
+static bool round_lost(const struct mig_policy *p, const struct mig_round *r)
+{
+	if (!r->pages_dirtied || r->pages_sent > r->pages_dirtied)
+		return false;
+	if (!p->params.auto_converge || p->throttle >= p->params.throttle_max)
+		return true;
+	if (p->throttle <= p->prev_throttle || !p->prev_dirty_rate || r->pages_dirtied >= p->ram_pages)
+		return false;
+	u64 keep0 = 100 - p->prev_throttle, keep = 100 - p->throttle;
+	return (unsigned __int128)p->dirty_rate * 2 * keep0 >
+	       (unsigned __int128)p->prev_dirty_rate * (keep0 + keep);
+}
+
 enum mig_reason mig_policy_round_end(struct mig_policy *p, const struct mig_round *r,
 				     u64 pending_pages)
 {
@@ -175,16 +208,14 @@ enum mig_reason mig_policy_round_end(struct mig_policy *p, const struct mig_roun
 	measure_bandwidth(p);
 	if (r->duration_ns)
 		p->dirty_rate = muldiv(r->pages_dirtied, NS_PER_S, r->duration_ns);
-	/* With auto-converge a losing round counts towards N2 only once the
-	 * throttle is at its cap: while it can still rise, the next round may
-	 * win (measured: N2 after two early losses stopped a guest on Bochs
-	 * with 1477 pages pending, a 5 s downtime, where ten more throttled
-	 * rounds converge within the limit). */
-	bool throttle_spent = !p->params.auto_converge || p->throttle >= p->params.throttle_max;
-	if (r->pages_sent < r->pages_dirtied && throttle_spent)
+	if (round_lost(p, r))
 		p->losing_rounds++;
+	p->prev_throttle = p->throttle;
+	p->prev_dirty_rate = p->dirty_rate;
 
-	u64 pending_bytes = pending_pages * PAGE_SIZE;
+	/* The final copy also carries the state sections (final_extra_bytes):
+	 * leaving them out let measured downtimes overshoot the limit. */
+	u64 pending_bytes = pending_pages * PAGE_SIZE + p->final_extra_bytes;
 	/* Rounded up, so FITS holds exactly when expected <= downtime-limit. */
 	p->expected_downtime_ms = p->bandwidth ? muldiv_up(pending_bytes, MS_PER_S, p->bandwidth)
 					       : MIG_DOWNTIME_UNKNOWN;

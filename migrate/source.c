@@ -118,6 +118,10 @@ int mig_source_start(u32 addr_be, u16 port)
 	memset(&src, 0, sizeof(src));
 	src.vm = vm;
 	src.nr_pages = vm->ram_size / PAGE_SIZE;
+	mig.policy.ram_pages = src.nr_pages;
+	mig.policy.final_extra_bytes = 4 * MIG_SECTION_HDR_LEN + sizeof(struct vcpu_state) +
+				       sizeof(struct mig_sec_timer) + sizeof(struct mig_sec_uart) +
+				       sizeof(struct mig_sec_time) + MIG_END_LEN;
 	size_t words = BITMAP_WORDS(src.nr_pages);
 	src.send = calloc(words, 8);
 	src.held = calloc(words, 8);
@@ -309,7 +313,7 @@ static void pump_rounds(u64 now)
 
 static void stage_section(u32 id, u32 version, const void *data, u32 len)
 {
-	u8 head[13];
+	u8 head[MIG_SECTION_HDR_LEN];
 	stage(head, mig_enc_section_begin(head, id, version, len));
 	stage(data, len);
 }
@@ -346,7 +350,7 @@ static void stage_state(int step)
 		break;
 	}
 	case 5: {
-		u8 rec[10];
+		u8 rec[MIG_END_LEN];
 		bool digest = mig.validate_ram;
 		stage(rec, mig_enc_end(rec, digest, digest ? mig_ram_digest(vm->ram, vm->ram_size) : 0));
 		break;

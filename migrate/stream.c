@@ -144,13 +144,13 @@ size_t mig_enc_page(u8 out[MIG_PAGE_ENTRY_MAX], u64 gfn, const u8 *page)
 	return MIG_PAGE_ENTRY_MAX;
 }
 
-size_t mig_enc_section_begin(u8 out[13], u32 id, u32 version, u32 len)
+size_t mig_enc_section_begin(u8 out[MIG_SECTION_HDR_LEN], u32 id, u32 version, u32 len)
 {
 	out[0] = MIG_REC_SECTION;
 	put32(out + 1, id);
 	put32(out + 5, version);
 	put32(out + 9, len);
-	return 13;
+	return MIG_SECTION_HDR_LEN;
 }
 
 size_t mig_enc_round(u8 out[5], u32 round)
@@ -160,14 +160,14 @@ size_t mig_enc_round(u8 out[5], u32 round)
 	return 5;
 }
 
-size_t mig_enc_end(u8 out[10], bool has_digest, u64 digest)
+size_t mig_enc_end(u8 out[MIG_END_LEN], bool has_digest, u64 digest)
 {
 	out[0] = MIG_REC_END;
 	out[1] = has_digest ? 1 : 0;
 	if (!has_digest)
 		return 2;
 	put64(out + 2, digest);
-	return 10;
+	return MIG_END_LEN;
 }
 
 size_t mig_enc_go(u8 out[1])

@@ -65,7 +65,7 @@ enum mig_reason {
 	MIG_GO_ON,
 	MIG_STOP_FITS,      /* pending bytes fit bandwidth x downtime-limit */
 	MIG_STOP_N1,        /* few pages left */
-	MIG_STOP_N2,        /* rounds sending fewer than were dirtied */
+	MIG_STOP_N2,        /* rounds that did not shrink the dirty set */
 	MIG_STOP_N3,        /* round limit */
 };
 
@@ -75,8 +75,14 @@ struct mig_policy {
 	u64 dirty_rate;         /* pages/s measured over the last round */
 	u32 throttle;           /* percent of the vCPU's time taken away */
 	u32 rounds;
-	u32 losing_rounds;      /* rounds that sent fewer pages than got dirtied (with
-	                         * auto-converge: only those lost at the throttle's cap) */
+	u32 losing_rounds;      /* rounds that sent no more pages than got dirtied (with
+	                         * auto-converge: only those where throttling no longer
+	                         * helps; policy.c, round_lost) */
+	/* Set by the engine after init: */
+	u64 ram_pages;          /* the guest's RAM */
+	u64 final_extra_bytes;  /* what the final copy sends besides the pages (state, END) */
+	u32 prev_throttle;      /* the throttle during the round before */
+	u64 prev_dirty_rate;    /* and its dirty rate */
 	u64 expected_downtime_ms;
 	struct mig_round history[MIG_HISTORY]; /* the last rounds, oldest first */
 	u32 nr_history;
@@ -91,8 +97,8 @@ struct mig_policy {
  * bandwidth (the dirty set then at least halves each round) and, once on,
  * raises the throttle by at least MIG_THROTTLE_STEP points per round that
  * did not shrink the dirty set. N2 counts losing rounds in total, not in a
- * row, and with auto-converge only those lost with the throttle at its cap
- * (while it can still rise, stopping would waste it); n2_rounds or
+ * row, and with auto-converge only those where throttling no longer helps
+ * (at its cap, or raised without lowering the dirty rate); n2_rounds or
  * n3_rounds 0 turns that rule off.
  */
 #define MIG_BW_WINDOW 2

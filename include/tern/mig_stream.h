@@ -78,6 +78,8 @@ struct mig_header {
 
 #define MIG_HEADER_LEN (8 + 4 + 4 + 8 + 8 + 4 + 4 + sizeof(struct mig_cpu_fp))
 #define MIG_PAGE_ENTRY_MAX (8 + 1 + MIG_PAGE_SIZE)
+#define MIG_SECTION_HDR_LEN 13 /* type, id, version, length */
+#define MIG_END_LEN 10         /* type, flags, digest (the most an END takes) */
 
 /* ---- encoder: each returns the bytes written (never more than stated) ---- */
 
@@ -88,9 +90,9 @@ size_t mig_enc_pages_begin(u8 out[3], u16 count);
  * NORMAL (MIG_PAGE_ENTRY_MAX bytes). */
 size_t mig_enc_page(u8 out[MIG_PAGE_ENTRY_MAX], u64 gfn, const u8 *page);
 /* Section header (13 bytes); the caller sends len bytes of data after it. */
-size_t mig_enc_section_begin(u8 out[13], u32 id, u32 version, u32 len);
+size_t mig_enc_section_begin(u8 out[MIG_SECTION_HDR_LEN], u32 id, u32 version, u32 len);
 size_t mig_enc_round(u8 out[5], u32 round);
-size_t mig_enc_end(u8 out[10], bool has_digest, u64 digest);
+size_t mig_enc_end(u8 out[MIG_END_LEN], bool has_digest, u64 digest);
 size_t mig_enc_go(u8 out[1]);
 size_t mig_enc_accept(u8 out[1]);
 size_t mig_enc_ack(u8 out[1]);

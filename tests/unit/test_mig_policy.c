@@ -181,6 +181,7 @@ static void setup(void (*tweak)(struct mig_params *))
 	if (tweak)
 		tweak(&q);
 	mig_policy_init(&pol, &q);
+	pol.ram_pages = RAM_PAGES;
 }
 
 static enum mig_reason rnd(u64 sent, u64 bytes, u64 dirtied, u64 ns, u64 pending)
@@ -268,7 +269,7 @@ static enum mig_reason incr_round(void)
 	return rnd(2048, 8 * MIB, 8192, S_NS, 8192);
 }
 
-TEST(incrementer_stops_on_n2_once_the_throttle_is_spent)
+TEST(incrementer_stops_on_n2_once_throttling_does_not_help)
 {
 	setup(NULL);
 	CHECK_EQ(incr_round1(), MIG_GO_ON);
@@ -284,16 +285,53 @@ TEST(incrementer_stops_on_n2_once_the_throttle_is_spent)
 	CHECK_EQ(pol.losing_rounds, 0); /* lost with the throttle at 0: it can rise */
 	CHECK_EQ(pol.throttle, 88);
 
+	/* Lost at 88, and the throttle did not help: the rate stayed 8192/s
+	 * where 88% should have cut it to 983 (8192 * 2 * 100 > 8192 * (100 + 12)). */
 	CHECK_EQ(incr_round(), MIG_GO_ON);
-	CHECK_EQ(pol.losing_rounds, 0); /* lost at 88 */
+	CHECK_EQ(pol.dirty_rate, 8192);
+	CHECK_EQ(pol.losing_rounds, 1);
 	CHECK_EQ(pol.throttle, 99);
-	CHECK_EQ(incr_round(), MIG_GO_ON);
-	CHECK_EQ(pol.losing_rounds, 1); /* lost at the cap */
-	CHECK_EQ(incr_round(), MIG_STOP_N2);
+	CHECK_EQ(incr_round(), MIG_STOP_N2); /* lost at the cap */
 	CHECK_EQ(pol.losing_rounds, 2);
-	CHECK_EQ(pol.rounds, 5);
+	CHECK_EQ(pol.rounds, 4);
 	CHECK_EQ(pol.throttle, 99);
 	CHECK_EQ(pol.expected_downtime_ms, 4000);
+}
+
+/*
+ * A round that did not shrink the dirty set counts for N2 below the cap only
+ * when the throttle, raised for it, did not help: the rate fell by less than
+ * half of what (100 - t) / (100 - t0) predicts. Link 1000 pages/s; round 2 at
+ * throttle 0 measures 1000 pages/s and raises the throttle to 50, so round 3
+ * should see 500: up to 750 it helped, from 751 it did not
+ * (rate * 2 * 100 > 1000 * (100 + 50)).
+ */
+static void rounds_1_2_then_50(void)
+{
+	setup(NULL);
+	CHECK_EQ(rnd(RAM_PAGES, RAM_PAGES * 4096ULL, 16000, RAM_PAGES * 1000000ULL, 16000), MIG_GO_ON);
+	CHECK_EQ(rnd(16000, 16000 * 4096ULL, 16000, 16 * S_NS, 16000), MIG_GO_ON);
+	CHECK_EQ(pol.dirty_rate, 1000);
+	CHECK_EQ(pol.losing_rounds, 0); /* lost at 0: the throttle can rise */
+	CHECK_EQ(pol.throttle, 50);
+}
+
+TEST(throttle_that_helps_is_no_loss)
+{
+	rounds_1_2_then_50();
+	CHECK_EQ(rnd(12000, 12000 * 4096ULL, 12000, 16 * S_NS, 12000), MIG_GO_ON);
+	CHECK_EQ(pol.dirty_rate, 750);
+	CHECK_EQ(pol.losing_rounds, 0);
+	rounds_1_2_then_50();
+	CHECK_EQ(rnd(12016, 12016 * 4096ULL, 12016, 16 * S_NS, 12016), MIG_GO_ON);
+	CHECK_EQ(pol.dirty_rate, 751);
+	CHECK_EQ(pol.losing_rounds, 1);
+	/* The same rate with all of RAM dirtied says nothing: no loss below the cap. */
+	rounds_1_2_then_50();
+	CHECK_EQ(rnd(RAM_PAGES, RAM_PAGES * 4096ULL, RAM_PAGES, RAM_PAGES * 1000000ULL, RAM_PAGES),
+		 MIG_GO_ON);
+	CHECK_EQ(pol.dirty_rate, 1000);
+	CHECK_EQ(pol.losing_rounds, 0);
 }
 
 TEST(incrementer_without_auto_converge_stops_on_n2_at_once)
@@ -323,7 +361,7 @@ TEST(incrementer_throttle_rises_to_cap_then_n3)
 			CHECK(pol.throttle > last); /* each losing round, until the cap */
 		last = pol.throttle;
 	}
-	CHECK_EQ(pol.losing_rounds, 26); /* rounds 2 and 3 lost below the cap */
+	CHECK_EQ(pol.losing_rounds, 27); /* rounds 3-29: round 1 won, round 2 ran at 0 (it could rise) */
 	CHECK_EQ(incr_round(), MIG_STOP_N3);
 	CHECK_EQ(pol.rounds, 30);
 	CHECK_EQ(pol.nr_history, 30);
@@ -506,23 +544,23 @@ TEST(hot_set_held_back_at_1000_pages_per_s)
 	CHECK_EQ(rnd(512, 512 * 4096, 512, 512000000, pending), MIG_GO_ON);
 	CHECK_EQ(pol.losing_rounds, 0);
 	CHECK_EQ(pol.throttle, 50);
-	/* Rounds 3 to 6 send nothing in 100 ms and the set is dirtied: losing,
-	 * but counted for N2 only once the throttle is at its cap (99). */
+	/* Rounds 3 and 4 send nothing in 100 ms and the whole set is dirtied
+	 * again: losing, and the throttle does not help (the set is rewritten
+	 * however slowly the guest runs), so both count for N2. Round 3 ran at
+	 * 50: 5120 pages/s against 1000 at 0 (a rate that rose). */
 	pending = hot_harvest();
 	CHECK_EQ(rnd(0, 0, 512, 100000000, pending), MIG_GO_ON);
 	CHECK_EQ(pol.bandwidth, 4096000); /* a round without bytes does not count */
 	CHECK_EQ(pol.dirty_rate, 5120);
-	CHECK_EQ(pol.throttle, 96);       /* 100 - floor(50 * 1000 * 50 / (100 * 5120)) */
-	CHECK_EQ(pol.losing_rounds, 0);
-	pending = hot_harvest();
-	CHECK_EQ(rnd(0, 0, 512, 100000000, pending), MIG_GO_ON);
-	CHECK_EQ(pol.throttle, 99);
-	CHECK_EQ(pol.losing_rounds, 0);   /* lost at 96: the throttle could still rise */
-	pending = hot_harvest();
-	CHECK_EQ(rnd(0, 0, 512, 100000000, pending), MIG_GO_ON);
 	CHECK_EQ(pol.losing_rounds, 1);
+	CHECK_EQ(pol.throttle, 96);       /* 100 - floor(50 * 1000 * 50 / (100 * 5120)) */
+	/* Round 4 at 96: 5120 again where it should have fallen to 410;
+	 * 5120 * 2 * 50 > 5120 * (50 + 4). */
 	pending = hot_harvest();
 	CHECK_EQ(rnd(0, 0, 512, 100000000, pending), MIG_STOP_N2);
+	CHECK_EQ(pol.losing_rounds, 2);
+	CHECK_EQ(pol.rounds, 4);
+	CHECK_EQ(pol.throttle, 96); /* not raised on the stopping round */
 	CHECK_EQ(pending, 512);
 	CHECK(held_is_hot_set());
 	/* The final copy: the held set goes. */
@@ -552,6 +590,20 @@ TEST(fits_boundary_exact)
 	CHECK_EQ(rnd(8192, BW32, 0, S_NS, 2457), MIG_STOP_FITS);
 	setup(NULL);
 	CHECK_EQ(rnd(8192, BW32, 0, S_NS, 2458), MIG_GO_ON);
+}
+
+TEST(fits_counts_the_state_sections)
+{
+	/* 1228800 B fit in 300 ms at 4096000 B/s: 299 pages + 4096 B of state
+	 * do, 300 pages + 1 B do not. */
+	setup(NULL);
+	pol.final_extra_bytes = 4096;
+	CHECK_EQ(rnd(1000, 4096000, 0, S_NS, 299), MIG_STOP_FITS);
+	CHECK_EQ(pol.expected_downtime_ms, 300);
+	setup(NULL);
+	pol.final_extra_bytes = 1;
+	CHECK_EQ(rnd(1000, 4096000, 0, S_NS, 300), MIG_GO_ON);
+	CHECK_EQ(pol.expected_downtime_ms, 301); /* 300.0002 rounded up */
 }
 
 static void limit0(struct mig_params *q) { q->downtime_limit_ms = 0; }
@@ -587,9 +639,15 @@ TEST(stop_rules_in_order)
 	pol.params.auto_converge = false; /* the KVM Forum rules alone */
 	CHECK_EQ(rnd(10, 40960, 2000, 0, 2000), MIG_GO_ON);   /* losing */
 	CHECK_EQ(rnd(3000, 40960, 2000, 0, 2000), MIG_GO_ON); /* winning */
-	CHECK_EQ(rnd(2000, 40960, 2000, 0, 2000), MIG_GO_ON); /* even: not losing */
+	CHECK_EQ(rnd(2001, 40960, 2000, 0, 2000), MIG_GO_ON); /* winning by one page */
 	CHECK_EQ(pol.losing_rounds, 1);
-	CHECK_EQ(rnd(10, 40960, 2000, 0, 2000), MIG_STOP_N2); /* the second loss */
+	CHECK_EQ(rnd(2000, 40960, 2000, 0, 2000), MIG_STOP_N2); /* even: the set did not shrink */
+	CHECK_EQ(pol.losing_rounds, 2);
+	/* A round that dirtied nothing is never lost, even having sent nothing. */
+	setup(NULL);
+	pol.params.auto_converge = false;
+	CHECK_EQ(rnd(0, 0, 0, 0, 2000), MIG_GO_ON);
+	CHECK_EQ(pol.losing_rounds, 0);
 	/* N3 when the count reaches 30, not before. */
 	setup(NULL);
 	for (int i = 1; i < 30; i++)
