@@ -545,13 +545,23 @@ TEST(zero_page_refuses_bad_plans)
 #define RAM_64M (64 * MiB)
 static const char cmdline[] = "console=ttyS0,115200 nokaslr pci=off quiet";
 
+/* Zeroed 64 MiB of guest RAM; kept across tests so a failed CHECK leaks nothing. */
+static u8 *ram_zeroed(void)
+{
+	static u8 *ram;
+	if (!ram)
+		ram = malloc(RAM_64M);
+	CHECK(ram);
+	memset(ram, 0, RAM_64M);
+	return ram;
+}
+
 TEST(write_places_everything_and_nothing_else)
 {
 	static u8 initrd[0x3456];
 	for (u32 i = 0; i < sizeof(initrd); i++)
 		initrd[i] = (u8)(i ^ 0xa5) | 1;
-	u8 *ram = calloc(1, RAM_64M);
-	CHECK(ram);
+	u8 *ram = ram_zeroed();
 	make_image();
 	parse_ok();
 	PLAN_OK(RAM_64M, tern_ranges, 2, sizeof(initrd), strlen(cmdline));
@@ -580,13 +590,11 @@ TEST(write_places_everything_and_nothing_else)
 	for (u64 a = 0; a < RAM_64M; a += 8)
 		if (r64(ram + a))
 			unit_fail(__FILE__, __LINE__, "stray write near 0x%" PRIx64, a);
-	free(ram);
 }
 
 TEST(write_refuses_without_touching_ram)
 {
-	u8 *ram = calloc(1, RAM_64M);
-	CHECK(ram);
+	u8 *ram = ram_zeroed();
 	make_image();
 	parse_ok();
 	PLAN_OK(RAM_64M, NULL, 0, 0x1000, strlen(cmdline));
@@ -609,7 +617,6 @@ TEST(write_refuses_without_touching_ram)
 	for (u64 a = 0; a < RAM_64M; a += 8)
 		if (r64(ram + a))
 			unit_fail(__FILE__, __LINE__, "RAM written near 0x%" PRIx64, a);
-	free(ram);
 }
 
 /* Optional: a real kernel, when this host has one installed. Never fails for its absence. */
@@ -628,13 +635,15 @@ TEST(real_kernel_if_present)
 		return;
 	}
 	static u8 buf[64 << 20];
+	static char path[256];
+	snprintf(path, sizeof(path), "%s", g.gl_pathv[0]);
+	globfree(&g);
 	size_t len = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
 	if (linux_bzimage_parse(buf, len, &k, &err))
-		unit_fail(__FILE__, __LINE__, "%s: %s", g.gl_pathv[0], err);
-	printf("  %s: protocol %u.%02u, version \"%s\", init_size 0x%x\n", g.gl_pathv[0], k.version >> 8,
+		unit_fail(__FILE__, __LINE__, "%s: %s", path, err);
+	printf("  %s: protocol %u.%02u, version \"%s\", init_size 0x%x\n", path, k.version >> 8,
 	       k.version & 0xff, k.kernel_version ? k.kernel_version : "?", k.init_size);
-	globfree(&g);
 	PLAN_OK(RAM_256M, tern_ranges, 4, 8 * MiB, strlen(cmdline));
 	CHECK_EQ(plan.kernel_addr, k.pref_address);
 }
