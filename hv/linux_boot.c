@@ -430,7 +430,7 @@ static int check_plan(const struct linux_image *k, const struct linux_boot_plan 
 		return -1;
 	}
 	if (plan->initrd_size && !(k->xloadflags & LINUX_XLF_CAN_BE_LOADED_ABOVE_4G) &&
-	    plan->initrd_addr + plan->initrd_size - 1 > k->initrd_addr_max) {
+	    !fits(plan->initrd_addr, plan->initrd_size, (u64)k->initrd_addr_max + 1)) {
 		*err = "the initramfs ends above the kernel's initrd_addr_max";
 		return -1;
 	}

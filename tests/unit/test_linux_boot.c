@@ -518,6 +518,9 @@ TEST(zero_page_ext_fields_above_4g)
 	CHECK_EQ(linux_boot_params_build(&k, &plan, zp, &err), 0);
 	plan.initrd_size = 0x100001;
 	CHECK_EQ(linux_boot_params_build(&k, &plan, zp, &err), -1);
+	plan.initrd_addr = 0xfffffffffffff000ULL;  /* the end wraps to 0xfff: still refused */
+	plan.initrd_size = 0x2000;
+	CHECK_EQ(linux_boot_params_build(&k, &plan, zp, &err), -1);
 }
 
 TEST(zero_page_refuses_bad_plans)
