@@ -192,9 +192,11 @@ static bool dest_is_self(const struct vlapic *a, u32 dest, bool logical, bool *o
 }
 
 /*
- * An IPI from a WRMSR to the ICR (11.6.1, 11.12.9). This is the only CPU:
+ * An IPI from a WRMSR to the ICR (11.6.1, 11.12.9). Lowest-priority delivery
+ * is not processed in x2APIC mode: it sets the redirectable-IPI error, which
+ * takes precedence over an illegal vector (11.12.9). This is the only CPU:
  * whatever goes to other APICs is dropped and counted. For this APIC:
- * fixed and lowest-priority (we are the lowest-priority CPU) set IRR; NMI
+ * fixed sets IRR; NMI
  * becomes nmi_pending for the hypervisor to inject; SMI, INIT, SIPI and the
  * reserved modes are dropped and counted: Tern models neither SMM nor a
  * vCPU reset by INIT, and no guest of ours sends them to itself.
@@ -211,7 +213,11 @@ static void send_ipi(struct vlapic *a, u64 icr)
 	case SH_OTHERS: self = false, others = true; break;
 	default: self = dest_is_self(a, (u32)(icr >> 32), logical, &others); break;
 	}
-	if ((dm == DM_FIXED || dm == DM_LOWEST) && vec < 16) {
+	if (dm == DM_LOWEST) {
+		raise_error(a, VLAPIC_ESR_REDIRECTABLE);
+		return;
+	}
+	if (dm == DM_FIXED && vec < 16) {
 		/* Not sent at all (11.5.3); received too if it was for us. */
 		raise_error(a, VLAPIC_ESR_SEND_ILLEGAL | (self ? VLAPIC_ESR_RECV_ILLEGAL : 0));
 		return;
@@ -221,8 +227,7 @@ static void send_ipi(struct vlapic *a, u64 icr)
 	if (!self)
 		return;
 	switch (dm) {
-	case DM_FIXED:
-	case DM_LOWEST: accept_fixed(a, vec, level); break;
+	case DM_FIXED: accept_fixed(a, vec, level); break;
 	case DM_NMI: a->nmi_pending = true; break;
 	default: if (!others) a->ipis_dropped++; break;
 	}
@@ -372,12 +377,14 @@ static int write_lvt(struct vlapic *a, int i, u64 val)
 		unsigned mode = LVT_TIMER_MODE(v);
 		if (mode == TIMER_RESERVED)
 			return -1;
-		/* Moving into or out of TSC-deadline mode disarms the timer
-		 * (11.5.4.1); one-shot <-> periodic applies at the next expiry. */
-		if ((mode == TIMER_TSC_DEADLINE) != (timer_mode(a) == TIMER_TSC_DEADLINE)) {
+		/* A write that changes the mode disarms the timer (11.5.4.1):
+		 * the count stops (TMICT keeps its value until TSC-deadline
+		 * mode, where it reads 0) and IA32_TSC_DEADLINE clears. */
+		if (mode != timer_mode(a)) {
 			a->tmr_running = false;
-			a->tmict = 0;
 			a->tsc_deadline = 0;
+			if (mode == TIMER_TSC_DEADLINE)
+				a->tmict = 0;
 		}
 	}
 	/* A software-disabled APIC keeps every LVT masked (11.4.7.2). Fixed
@@ -577,7 +584,8 @@ static const char *state_check(const struct vlapic_state *s)
 		return "tpr";
 	if (s->svr & ~SVR_VALID)
 		return "svr";
-	const u32 esr_known = VLAPIC_ESR_SEND_ILLEGAL | VLAPIC_ESR_RECV_ILLEGAL;
+	const u32 esr_known =
+		VLAPIC_ESR_REDIRECTABLE | VLAPIC_ESR_SEND_ILLEGAL | VLAPIC_ESR_RECV_ILLEGAL;
 	if ((s->esr | s->esr_pending) & ~esr_known)
 		return "esr";
 	if (s->icr & ICR_RESERVED)

@@ -49,6 +49,7 @@ enum vlapic_lvt {
 };
 
 /* Error status register bits (SDM 11.5.3) this model can raise. */
+#define VLAPIC_ESR_REDIRECTABLE (1u << 4)
 #define VLAPIC_ESR_SEND_ILLEGAL (1u << 5)
 #define VLAPIC_ESR_RECV_ILLEGAL (1u << 6)
 
