@@ -573,8 +573,6 @@ static const char *state_check(const struct vlapic_state *s)
 {
 	if (s->version != VLAPIC_STATE_VERSION)
 		return "version";
-	if (s->reserved)
-		return "reserved";
 	if (!s->tsc_hz || !s->bus_hz)
 		return "tsc_hz/bus_hz";
 	if ((s->apic_base & base_reserved(52)) ||

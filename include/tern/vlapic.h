@@ -137,11 +137,12 @@ struct vlapic_state {
 	u32 tmict, tdcr;
 	u32 tmr_running;   /* 0 or 1 */
 	u32 tmr_base_count;
+	u32 nmi_pending;   /* 0 or 1 */
 	u64 tmr_base_tsc;
 	u64 tsc_deadline;
-	u32 nmi_pending;   /* 0 or 1 */
-	u32 reserved;      /* 0 */
 };
+/* No padding: every byte of the stream is a checked field. */
+_Static_assert(sizeof(struct vlapic_state) == 216, "vlapic_state layout");
 
 void vlapic_save(const struct vlapic *a, struct vlapic_state *s);
 /* Validates every field of s (outside input) and, only if all are valid,
