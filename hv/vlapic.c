@@ -157,7 +157,8 @@ static void raise_error(struct vlapic *a, u32 bits)
 		accept_fixed(a, lvt & 0xff, false);
 }
 
-/* A local source (timer) signals through its LVT entry. */
+/* A local source signals through its LVT entry (only the timer does here:
+ * no thermal, PMU, CMCI or LINT sources are modelled). */
 static void lvt_signal(struct vlapic *a, enum vlapic_lvt i)
 {
 	u32 lvt = a->lvt[i];
@@ -174,7 +175,8 @@ static void lvt_signal(struct vlapic *a, enum vlapic_lvt i)
 	accept_fixed(a, lvt & 0xff, false);
 }
 
-/* Does a non-shorthand destination name this APIC, and only this one? */
+/* Does a non-shorthand destination name this APIC? *others: does it name
+ * any other APIC too (all of which are absent)? */
 static bool dest_is_self(const struct vlapic *a, u32 dest, bool logical, bool *others)
 {
 	if (dest == 0xffffffffu) { /* broadcast, physical and logical alike */
@@ -195,11 +197,10 @@ static bool dest_is_self(const struct vlapic *a, u32 dest, bool logical, bool *o
  * An IPI from a WRMSR to the ICR (11.6.1, 11.12.9). Lowest-priority delivery
  * is not processed in x2APIC mode: it sets the redirectable-IPI error, which
  * takes precedence over an illegal vector (11.12.9). This is the only CPU:
- * whatever goes to other APICs is dropped and counted. For this APIC:
- * fixed sets IRR; NMI
- * becomes nmi_pending for the hypervisor to inject; SMI, INIT, SIPI and the
- * reserved modes are dropped and counted: Tern models neither SMM nor a
- * vCPU reset by INIT, and no guest of ours sends them to itself.
+ * whatever goes to other APICs is dropped and counted. For this APIC: fixed
+ * sets IRR; NMI becomes nmi_pending for the hypervisor to inject; SMI, INIT,
+ * SIPI and the reserved modes are dropped and counted: Tern models neither
+ * SMM nor a vCPU reset by INIT, and no guest of ours sends them to itself.
  */
 static void send_ipi(struct vlapic *a, u64 icr)
 {
