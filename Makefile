@@ -41,7 +41,7 @@ LIBGCC  := $(shell $(CC) -print-libgcc-file-name)
 
 # Sources that are pure logic and also build on the host for unit tests.
 PURE_SRCS := $(wildcard lib/*.c) boot/efi/memmap.c hv/console_cmd.c hv/dirty_mode.c hv/pmm.c hv/vuart.c hv/elf_load.c \
-             hv/linux_boot.c hv/vacpi.c \
+             hv/linux_boot.c hv/vacpi.c hv/vlapic.c \
              hv/cmdline.c arch/x86_64/vmx_ctl.c arch/x86_64/guest_walk.c boot/mb2/mb2_parse.c net/tcp_pattern.c drivers/pci.c drivers/e1000_ring.c \
              guest-tests/lib/dirty_verdict.c \
              $(wildcard migrate/stream.c migrate/policy.c migrate/status.c arch/x86_64/vcpu_state_check.c \
