@@ -574,8 +574,10 @@ TEST(iir_priority_order)
 	CHECK_EQ(vuart_read(&u, IIR), 0xc6);  /* IIR read does not clear it */
 	CHECK_EQ(vuart_read(&u, LSR), 0x63);
 	CHECK_EQ(vuart_read(&u, IIR), 0xc4);  /* data: 16 >= 14 */
-	for (int i = 0; i < 3; i++)
-		vuart_read(&u, DATA);
+	vuart_read(&u, DATA);
+	vuart_read(&u, DATA);
+	CHECK_EQ(vuart_read(&u, IIR), 0xc4);  /* 14: still at the trigger */
+	vuart_read(&u, DATA);
 	CHECK_EQ(vuart_read(&u, IIR), 0xcc);  /* 13 below the trigger: timeout */
 	for (int i = 0; i < 13; i++)
 		vuart_read(&u, DATA);
@@ -589,6 +591,24 @@ TEST(iir_priority_order)
 	CHECK_EQ(vuart_read(&u, IIR), 0x04);
 	vuart_write(&u, IER, 0x00);
 	CHECK_EQ(vuart_read(&u, IIR), 0x01); /* IER masks all sources */
+}
+
+/* FCR bits 7:6 select 1, 4, 8 or 14 bytes for "received data available";
+ * below that a non-empty FIFO reports a character timeout. */
+TEST(receive_trigger_levels)
+{
+	static const u8 fcr[] = { 0x01, 0x41, 0x81, 0xc1 }, level[] = { 1, 4, 8, 14 };
+	for (int t = 0; t < 4; t++) {
+		setup();
+		vuart_write(&u, IIR, fcr[t]);
+		vuart_write(&u, IER, 0x01);
+		for (int i = 1; i < level[t]; i++) {
+			vuart_rx_push(&u, 'a');
+			CHECK_EQ(vuart_read(&u, IIR), 0xcc);
+		}
+		vuart_rx_push(&u, 'b');
+		CHECK_EQ(vuart_read(&u, IIR), 0xc4);
+	}
 }
 
 TEST(irq_line_needs_out2_and_no_loopback)
