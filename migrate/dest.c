@@ -31,7 +31,7 @@ static struct {
 	struct vcpu_state *cpu;
 	u32 have;          /* bit i: sections[i] arrived */
 	struct mig_sec_timer timer;
-	struct mig_sec_uart uart;
+	struct vuart_state uart;
 	struct mig_sec_time time;
 	u32 rounds;
 	u64 pages;
@@ -126,7 +126,7 @@ static const struct {
 } sections[] = {
 	{ MIG_SEC_CPU, VCPU_STATE_VERSION, sizeof(struct vcpu_state), "cpu" },
 	{ MIG_SEC_TIMER, MIG_TIMER_VERSION, sizeof(struct mig_sec_timer), "timer" },
-	{ MIG_SEC_UART, MIG_UART_VERSION, sizeof(struct mig_sec_uart), "uart" },
+	{ MIG_SEC_UART, MIG_UART_VERSION, sizeof(struct vuart_state), "uart" },
 	{ MIG_SEC_TIME, MIG_TIME_VERSION, sizeof(struct mig_sec_time), "time" },
 };
 
@@ -150,12 +150,7 @@ static int section_check(u32 id, char *why, size_t len)
 			 dst.timer.halted);
 		return -1;
 	}
-	if (id == MIG_SEC_UART && dst.uart.line_len > VUART_LINE_MAX) {
-		snprintf(why, len, "uart section: line of %u bytes (at most %d)", dst.uart.line_len,
-			 VUART_LINE_MAX);
-		return -1;
-	}
-	return 0; /* cpu: arch_vcpu_load checks it all at the end */
+	return 0; /* cpu and uart: arch_vcpu_load and vuart_load check it all at the end */
 }
 
 static int on_section(void *ctx, u32 id, u32 version, const u8 *data, u32 dlen, char *why,
@@ -210,17 +205,16 @@ static int on_end(void *ctx, bool has_digest, u64 digest, char *why, size_t len)
 		}
 		hv_log("migrate: validate-ram: all %lu MiB match the source's digest\n", vm->ram_size >> 20);
 	}
+	const char *err;
+	if (vuart_load(&vm->uart, &dst.uart, &err)) {
+		snprintf(why, len, "%s", err);
+		return -1;
+	}
 	if (arch_vcpu_load(&vm->vcpu, dst.cpu, why, len))
 		return -1;
 	vm->vcpu.timer_deadline_ns = dst.timer.deadline_ns;
 	vm->vcpu.timer_vector = (u8)dst.timer.vector;
 	vm->vcpu.halted = dst.timer.halted;
-	vm->uart.ier = dst.uart.ier, vm->uart.lcr = dst.uart.lcr, vm->uart.mcr = dst.uart.mcr;
-	vm->uart.scr = dst.uart.scr, vm->uart.dll = dst.uart.dll, vm->uart.dlm = dst.uart.dlm;
-	vm->uart.line_len = dst.uart.line_len;
-	memcpy(vm->uart.line, dst.uart.line, dst.uart.line_len);
-	vm->uart.line[dst.uart.line_len] = '\0';
-	vm->uart.tx_bytes = dst.uart.tx_bytes;
 	if (mig.fault == MIG_FAULT_DROP_ACK) {
 		hv_log("migrate: test fault drop-ack: everything loaded, ACK not sent\n");
 	} else {

@@ -17,13 +17,10 @@ struct mig_sec_timer {
 	u32 halted;      /* the vCPU sleeps in HLT until the timer */
 } __attribute__((packed));
 
-#define MIG_UART_VERSION 1
-struct mig_sec_uart {
-	u8 ier, lcr, mcr, scr, dll, dlm;
-	u16 line_len;    /* <= VUART_LINE_MAX: a line the guest had not finished */
-	char line[VUART_LINE_MAX];
-	u64 tx_bytes;
-} __attribute__((packed));
+/* The UART section is struct vuart_state (tern/vuart.h: registers, receive
+ * FIFO, the line the guest had not finished), saved and validated by
+ * vuart_save / vuart_load. Version 1 was its first seven registers alone. */
+#define MIG_UART_VERSION 2
 
 #define MIG_TIME_VERSION 1
 struct mig_sec_time {

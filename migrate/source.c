@@ -120,7 +120,7 @@ int mig_source_start(u32 addr_be, u16 port)
 	src.nr_pages = vm->ram_size / PAGE_SIZE;
 	mig.policy.ram_pages = src.nr_pages;
 	mig.policy.final_extra_bytes = 4 * MIG_SECTION_HDR_LEN + sizeof(struct vcpu_state) +
-				       sizeof(struct mig_sec_timer) + sizeof(struct mig_sec_uart) +
+				       sizeof(struct mig_sec_timer) + sizeof(struct vuart_state) +
 				       sizeof(struct mig_sec_time) + MIG_END_LEN;
 	size_t words = BITMAP_WORDS(src.nr_pages);
 	src.send = calloc(words, 8);
@@ -333,12 +333,8 @@ static void stage_state(int step)
 		break;
 	}
 	case 3: {
-		struct mig_sec_uart u = { 0 };
-		u.ier = vm->uart.ier, u.lcr = vm->uart.lcr, u.mcr = vm->uart.mcr;
-		u.scr = vm->uart.scr, u.dll = vm->uart.dll, u.dlm = vm->uart.dlm;
-		u.line_len = (u16)MIN(vm->uart.line_len, VUART_LINE_MAX);
-		memcpy(u.line, vm->uart.line, u.line_len);
-		u.tx_bytes = vm->uart.tx_bytes;
+		struct vuart_state u;
+		vuart_save(&vm->uart, &u);
 		stage_section(MIG_SEC_UART, MIG_UART_VERSION, &u, sizeof(u));
 		break;
 	}
