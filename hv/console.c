@@ -349,12 +349,108 @@ void con_init(void)
 	hv_puts(CON_PROMPT);
 }
 
+/*
+ * The serial mux (as QEMU's): Ctrl-A c switches COM1 between Tern's console
+ * and the guest's UART (PC platform only: its guest reads its UART). With
+ * the guest's focus, typed bytes queue for the guest's receiver and its
+ * output goes out raw; Tern's own messages still appear, marked as always.
+ * Ctrl-A Ctrl-A sends one Ctrl-A to whichever has the focus.
+ */
+#define MUX_ESC 0x01
+#define MUX_QUEUE 512
+static bool guest_focus, mux_escape;
+static u8 guest_in[MUX_QUEUE];
+static u32 guest_in_head, guest_in_len;
+
+static void guest_out(void *ctx, u8 byte)
+{
+	char b = (char)byte;
+	serial_write(&b, 1);
+}
+
+static bool mux_has_guest(void)
+{
+	return the_vm && the_vm->platform == VM_PLATFORM_PC;
+}
+
+static void mux_switch(void)
+{
+	if (!guest_focus && !mux_has_guest()) {
+		hv_printf("\ntern: no guest console to switch to (only a PC-platform guest reads its UART)\n%s",
+			  CON_PROMPT);
+		return;
+	}
+	guest_focus = !guest_focus;
+	if (guest_focus) {
+		hv_printf("\ntern: COM1 is the guest's console now (Ctrl-A c: back to Tern)\n");
+		vuart_flush(&the_vm->uart);
+	} else {
+		if (the_vm)
+			vuart_set_tx_raw(&the_vm->uart, NULL, NULL);
+		guest_in_len = 0;
+		hv_printf("\ntern: COM1 is Tern's console again (Ctrl-A c: the guest's)\n%s", CON_PROMPT);
+	}
+}
+
+/* Keep the guest's UART in step with the focus (a reset re-creates it) and
+ * hand it what was typed, as its receive FIFO makes room. */
+static void mux_service(void)
+{
+	if (!guest_focus)
+		return;
+	if (!mux_has_guest()) {
+		guest_focus = false;
+		guest_in_len = 0;
+		hv_printf("\ntern: the guest is gone; COM1 is Tern's console again\n%s", CON_PROMPT);
+		return;
+	}
+	struct vuart *u = &the_vm->uart;
+	if (u->tx_raw != guest_out)
+		vuart_set_tx_raw(u, guest_out, NULL);
+	while (guest_in_len && vuart_rx_push(u, guest_in[guest_in_head]) == 0) {
+		guest_in_head = (guest_in_head + 1) % MUX_QUEUE;
+		guest_in_len--;
+	}
+}
+
+static void to_guest(u8 c)
+{
+	if (guest_in_len == MUX_QUEUE)
+		return; /* the guest is not reading: typing ahead is bounded */
+	guest_in[(guest_in_head + guest_in_len++) % MUX_QUEUE] = c;
+}
+
+/* A byte for Tern's console or the guest: false when the mux took it. */
+static bool mux_feed(int c)
+{
+	if (mux_escape) {
+		mux_escape = false;
+		if (c == 'c') {
+			mux_switch();
+			return false;
+		}
+		if (c != MUX_ESC)
+			return false; /* Ctrl-A then something else: nothing */
+	} else if (c == MUX_ESC) {
+		mux_escape = true;
+		return false;
+	}
+	if (guest_focus) {
+		to_guest((u8)c);
+		return false;
+	}
+	return true;
+}
+
 void con_poll(void)
 {
+	mux_service();
 	for (int budget = POLL_BUDGET; budget > 0; budget--) {
 		int c = serial_getc();
 		if (c < 0)
-			return;
+			break;
+		if (!mux_feed(c))
+			continue;
 		const char *echo = NULL;
 		switch (con_line_feed(&con_line, c, &echo)) {
 		case CON_FEED_NONE:
@@ -372,4 +468,5 @@ void con_poll(void)
 			break;
 		}
 	}
+	mux_service();
 }

@@ -35,6 +35,35 @@ static void config_warning(void *ctx, const char *msg)
 	hv_printf("tern: config: %s\n", msg);
 }
 
+static const struct boot_module *find_module(const struct boot_info *bi, const char *name)
+{
+	for (u32 i = 0; i < bi->nr_modules; i++)
+		if (!strcmp(bi->modules[i].name, name))
+			return &bi->modules[i];
+	return NULL;
+}
+
+/*
+ * guest=linux: a stock kernel on the PC platform, from the GRUB modules
+ * `linux` (the bzImage; the rest of its module line is the kernel's command
+ * line) and `initrd` (optional).
+ */
+static int start_linux(const struct boot_info *bi)
+{
+	const struct boot_module *k = find_module(bi, "linux"), *i = find_module(bi, "initrd");
+	if (!k) {
+		hv_printf("tern: guest=linux but no module named 'linux' (the kernel) was loaded\n");
+		return -1;
+	}
+	struct vm_linux_boot lb = {
+		.kernel = phys_to_virt(k->base), .kernel_len = k->len, .cmdline = k->args,
+		.initrd = i ? phys_to_virt(i->base) : NULL, .initrd_len = i ? i->len : 0,
+	};
+	hv_printf("tern: Linux guest: kernel %lu bytes, initrd %lu bytes, command line '%s'\n", k->len,
+		  lb.initrd_len, lb.cmdline);
+	return vm_create_linux(&vm0, &lb, config.guest_mem, &pmm);
+}
+
 static const struct boot_module *find_guest(const struct boot_info *bi)
 {
 	for (u32 i = 0; i < bi->nr_modules; i++)
@@ -51,6 +80,13 @@ static void start_guest(const struct boot_info *bi)
 		con_set_no_vm_reason(virt_why);
 		return;
 	}
+	if (!config.no_guest && !strcmp(config.guest, "linux")) {
+		if (start_linux(bi)) {
+			con_set_no_vm_reason("the Linux guest could not be started (see the boot log)");
+			return;
+		}
+		goto started;
+	}
 	const struct boot_module *m = find_guest(bi);
 	if (config.no_guest || !m) {
 		con_set_no_vm_reason(config.no_guest ? "noguest given" : "no guest image was loaded");
@@ -63,6 +99,7 @@ static void start_guest(const struct boot_info *bi)
 		con_set_no_vm_reason("the VM could not be created (see the boot log)");
 		return;
 	}
+started:
 	vm0.dirty.preferred = config.dirty_mode;
 	if (vm0.dirty.preferred == DIRTY_PML && !arch_dirty_pml_available()) {
 		hv_printf("tern: dirty=pml given but this CPU has no PML; using auto\n");

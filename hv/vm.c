@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vm_pc.h"
 
 struct vm *the_vm;
 
@@ -43,14 +44,17 @@ void *vm_gpa_ptr(struct vm *vm, u64 gpa, u64 len)
 	return vm->ram + gpa;
 }
 
-/* Zero RAM, load the image, put the vCPU at its entry. */
+/* Zero RAM, load the image (or the Linux boot), put the vCPU at its entry. */
 static int vm_load(struct vm *vm)
 {
 	const char *err;
 	memset(vm->ram, 0, vm->ram_size);
-	if (guest_image_load(vm->image, vm->image_len, vm->ram, vm->ram_size, TERN_GUEST_BOOT_END,
+	vm->vcpu.boot_rsi = 0;
+	vm->reset_requested = false;
+	if (vm->platform == VM_PLATFORM_PC ? vm_pc_load(vm, &err) :
+	    guest_image_load(vm->image, vm->image_len, vm->ram, vm->ram_size, TERN_GUEST_BOOT_END,
 			     TERN_GUEST_LOAD_ADDR, &vm->entry, &err)) {
-		hv_log("vm%d: cannot load the guest image: %s\n", vm->id, err);
+		hv_log("vm%d: cannot load the guest: %s\n", vm->id, err);
 		return -1;
 	}
 	vuart_init(&vm->uart, uart_line, vm);
@@ -87,8 +91,17 @@ static int vm_alloc(struct vm *vm, u64 ram_size, struct pmm *pmm, char *why, siz
 
 int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm)
 {
+	return vm_create_platform(vm, VM_PLATFORM_TERN, NULL, image, image_len, ram_size, pmm);
+}
+
+int vm_create_platform(struct vm *vm, enum vm_platform platform, const struct vm_linux_boot *lb,
+		       const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm)
+{
 	char why[160];
 	memset(vm, 0, sizeof(*vm));
+	vm->platform = platform;
+	if (lb)
+		vm->linux_boot = *lb;
 	vm->image = image;
 	vm->image_len = image_len;
 	if (vm_alloc(vm, ram_size, pmm, why, sizeof(why))) {
@@ -159,6 +172,8 @@ void vm_stop_error(struct vm *vm, const char *fmt, ...)
 void vm_pio(struct vcpu *vcpu, u16 port, unsigned size, bool in, u32 *val)
 {
 	struct vm *vm = vcpu->vm;
+	if (vm_pc_pio(vm, port, size, in, val))
+		return;
 	if (port >= VUART_BASE && port < VUART_BASE + 8) {
 		/* A wider access reaches the following registers, byte by byte. */
 		u32 v = 0;
@@ -181,15 +196,29 @@ void vm_pio(struct vcpu *vcpu, u16 port, unsigned size, bool in, u32 *val)
 	}
 }
 
-int vcpu_timer_due(struct vcpu *vcpu, u64 now_ns)
+int vcpu_intr_pending(struct vcpu *vcpu, u64 now_ns)
 {
+	if (vcpu->vm->platform == VM_PLATFORM_PC)
+		return vm_pc_intr_pending(vcpu);
 	/* Deadlines are in the VM's clock, which moves with the VM. */
 	if (!vcpu->timer_deadline_ns || vm_clock_ns(vcpu->vm, now_ns) < vcpu->timer_deadline_ns)
 		return -1;
 	return vcpu->timer_vector;
 }
 
-void vcpu_timer_delivered(struct vcpu *vcpu)
+void vcpu_intr_delivered(struct vcpu *vcpu, int vec)
 {
-	vcpu->timer_deadline_ns = 0;
+	if (vcpu->vm->platform == VM_PLATFORM_PC)
+		vm_pc_intr_delivered(vcpu, vec);
+	else
+		vcpu->timer_deadline_ns = 0;
+}
+
+u64 vcpu_next_event_ns(struct vcpu *vcpu, u64 now_ns)
+{
+	/* Tern's own guests keep their timer checked at slice boundaries (up
+	 * to a slice late), as their tests were measured. */
+	if (vcpu->vm->platform == VM_PLATFORM_PC)
+		return vm_pc_next_event_ns(vcpu, now_ns);
+	return ~0ULL;
 }

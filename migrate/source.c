@@ -115,6 +115,11 @@ int mig_source_start(u32 addr_be, u16 port)
 		mig_fail("the dirty log is in use (calc_dirty_rate or a guest's test log)");
 		return -1;
 	}
+	if (vm->platform != VM_PLATFORM_TERN) {
+		/* Its LAPIC, ACPI ports and boot files have no section yet. */
+		mig_fail("a PC-platform (Linux) guest cannot migrate yet");
+		return -1;
+	}
 	memset(&src, 0, sizeof(src));
 	src.vm = vm;
 	src.nr_pages = vm->ram_size / PAGE_SIZE;

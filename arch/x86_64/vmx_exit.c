@@ -150,12 +150,45 @@ void vmx_cpuid_filter(u32 leaf, u32 sub, u64 guest_cr4, u32 *a, u32 *b, u32 *c, 
 	}
 }
 
+/*
+ * The PC platform's additions (docs/linux-guest.md): an x2APIC with the
+ * TSC-deadline timer and an always-running APIC timer (ARAT), and a TSC
+ * whose rate is told truthfully in leaves 0x15/0x16 from Tern's calibration
+ * (the emulator's own numbers are fixed and wrong; without a known TSC rate
+ * Linux's boot hangs). The TSC is reported as the crystal, the clock the
+ * LAPIC timer counts (hv/vm_pc.c).
+ */
+static void vmx_cpuid_pc(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
+{
+	u64 hz = arch_tsc_hz();
+	switch (leaf) {
+	case 0:
+		*a = MAX(*a, 0x16u);
+		break;
+	case 1:
+		*c |= (1u << 21) | (1u << 24); /* x2APIC, TSC-deadline */
+		*d |= 1u << 9;                 /* APIC */
+		break;
+	case 6:
+		*a = 1u << 2; /* ARAT */
+		break;
+	case 0x15:
+		*a = 1, *b = 1, *c = (u32)MIN(hz, 0xffffffffULL), *d = 0;
+		break;
+	case 0x16:
+		*a = *b = (u32)(hz / 1000000), *c = 100, *d = 0;
+		break;
+	}
+}
+
 static enum exit_action handle_cpuid(struct vcpu *vcpu)
 {
 	struct guest_regs *r = &vcpu->arch->regs;
 	u32 leaf = (u32)r->rax, sub = (u32)r->rcx, a, b, c, d;
 	cpuid(leaf, sub, &a, &b, &c, &d);
 	vmx_cpuid_filter(leaf, sub, vmcs_read(GUEST_CR4), &a, &b, &c, &d);
+	if (vcpu->vm->platform == VM_PLATFORM_PC)
+		vmx_cpuid_pc(leaf, &a, &b, &c, &d);
 	r->rax = a;
 	r->rbx = b;
 	r->rcx = c;
@@ -273,6 +306,9 @@ static enum exit_action handle_io(struct vcpu *vcpu)
 /* MSRs a guest may read; false = #GP. */
 static bool msr_read(struct vcpu *vcpu, u32 msr, u64 *v)
 {
+	int pc = vm_pc_msr(vcpu, msr, false, v);
+	if (pc <= 0)
+		return pc == 0;
 	switch (msr) {
 	case MSR_EFER: *v = vmcs_read(GUEST_EFER); return true;
 	case MSR_PAT: *v = vmcs_read(GUEST_PAT); return true;
@@ -291,6 +327,9 @@ static bool msr_read(struct vcpu *vcpu, u32 msr, u64 *v)
 
 static bool msr_write(struct vcpu *vcpu, u32 msr, u64 v)
 {
+	int pc = vm_pc_msr(vcpu, msr, true, &v);
+	if (pc <= 0)
+		return pc == 0;
 	switch (msr) {
 	case MSR_EFER: {
 		u64 old = vmcs_read(GUEST_EFER);

@@ -16,7 +16,7 @@
 /* Deliver the guest's timer if it is due and the guest can take it now. */
 static void inject_events(struct vcpu *vcpu, u64 now)
 {
-	int vec = vcpu_timer_due(vcpu, now);
+	int vec = vcpu_intr_pending(vcpu, now);
 	u32 proc = vmx_caps.proc;
 	if (vec < 0)
 		goto out;
@@ -25,7 +25,7 @@ static void inject_events(struct vcpu *vcpu, u64 now)
 			  !(vmcs_read32(ENTRY_INTR_INFO) & INTR_INFO_VALID);
 	if (can_inject) {
 		vmcs_write(ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_EXTERNAL | (u32)vec);
-		vcpu_timer_delivered(vcpu);
+		vcpu_intr_delivered(vcpu, vec);
 		vcpu->vm->stats.timer_injections++;
 		vcpu->halted = false;
 	} else {
@@ -71,7 +71,12 @@ enum vcpu_run_result arch_vcpu_run(struct vcpu *vcpu, u64 slice_ns)
 		if (vcpu->halted)
 			return VCPU_IDLE;
 
-		u64 ticks = time_ns_to_tsc(end - now) >> vmx_caps.preempt_shift;
+		/* The slice ends early for a timer event still to come: its
+		 * interrupt is injected on the entry after. (One already due but
+		 * blocked waits for the interrupt window instead.) */
+		u64 ev = vcpu_next_event_ns(vcpu, now);
+		u64 stop = ev > now ? MIN(end, ev) : end;
+		u64 ticks = time_ns_to_tsc(stop - now) >> vmx_caps.preempt_shift;
 		vmcs_write(PREEMPTION_TIMER_VALUE, ticks > 0xffffffffULL ? 0xffffffffU : (u32)ticks);
 		fpu_enter_guest(&av->host_fpu, &av->guest_fpu, av->xcr0);
 		int failed = vmx_enter(&av->regs, av->launched);

@@ -99,11 +99,16 @@ static int parse_module(const u8 *tag, u32 size, struct boot_info *bi, const cha
 	struct boot_module *m = &bi->modules[bi->nr_modules++];
 	m->base = start;
 	m->len = end - start;
-	/* The module's name is the first word of its command line. */
-	copy_str(m->name, sizeof(m->name), tag + 16, size - 16);
-	char *sp = strchr(m->name, ' ');
-	if (sp)
-		*sp = '\0';
+	/* The module's name is the first word of its command line; the rest,
+	 * after the spaces that end the name, are its arguments. */
+	const char *cl = (const char *)tag + 16;
+	size_t max = size - 16, n = strnlen(cl, max), w = 0;
+	while (w < n && cl[w] != ' ')
+		w++;
+	copy_str(m->name, sizeof(m->name), (const u8 *)cl, w);
+	while (w < n && cl[w] == ' ')
+		w++;
+	copy_str(m->args, sizeof(m->args), (const u8 *)cl + w, n - w);
 	return 0;
 }
 

@@ -33,6 +33,7 @@ enum boot_mem_type {
 #define BOOT_MAX_RESERVED 8
 #define BOOT_CMDLINE_LEN 512
 #define BOOT_MODNAME_LEN 64
+#define BOOT_MODARGS_LEN 512
 
 struct boot_mem_region {
 	u64 base;
@@ -46,6 +47,7 @@ struct boot_module {
 	u64 base; /* physical */
 	u64 len;
 	char name[BOOT_MODNAME_LEN]; /* first word of its command line, e.g. "guest" */
+	char args[BOOT_MODARGS_LEN]; /* the rest of it (a Linux kernel's command line) */
 };
 
 /* A physical range in use at hand-over that the page allocator must skip. */

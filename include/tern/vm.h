@@ -9,6 +9,8 @@
 #include <tern/types.h>
 #include <tern/arch.h>
 #include <tern/vuart.h>
+#include <tern/vacpi.h>
+#include <tern/vlapic.h>
 #include <tern/dirty.h>
 
 struct boot_module;
@@ -38,20 +40,42 @@ struct vm_stats {
 struct arch_vcpu;
 struct arch_vm;
 
+/*
+ * What the guest's machine looks like. TERN: Tern's own test guests
+ * (docs/guest-abi.md: hypercalls, the TIME_NS timer, COM1). PC: the smallest
+ * PC a stock OS boots on (docs/linux-guest.md): ACPI tables (hardware
+ * reduced), one x2APIC with its timers, COM1, the ACPI sleep and reset
+ * ports; entered through the Linux 64-bit boot protocol.
+ */
+enum vm_platform { VM_PLATFORM_TERN, VM_PLATFORM_PC };
+
+/* A Linux guest's boot files, kept for system_reset (GRUB modules). */
+struct vm_linux_boot {
+	const u8 *kernel;
+	u64 kernel_len;
+	const char *cmdline;
+	const u8 *initrd; /* NULL: none */
+	u64 initrd_len;
+};
+
 struct vcpu {
 	struct vm *vm;
 	int id;
 	bool halted;           /* executed HLT, waits for the timer */
 	u64 timer_deadline_ns; /* 0 = disarmed */
 	u8 timer_vector;
+	u64 boot_rsi;          /* RSI at reset (PC platform: the Linux zero page) */
+	struct vlapic lapic;   /* PC platform only */
 	struct arch_vcpu *arch;
 };
 
 struct vm {
 	int id;
+	enum vm_platform platform;
 	enum vm_state state;
 	char stop_reason[160];
 	int exit_code;
+	bool reset_requested; /* the guest asked for a reset: the service loop does it */
 	u64 ram_size;
 	u64 ram_hpa;     /* host-physical base of the contiguous guest RAM */
 	u8 *ram;         /* the same, as a host pointer */
@@ -60,6 +84,8 @@ struct vm {
 	u64 entry;       /* guest entry point from the image */
 	struct vcpu vcpu;
 	struct vuart uart;
+	struct vm_linux_boot linux_boot; /* PC platform */
+	struct vacpi_config acpi;        /* PC platform: the ports its tables name */
 	struct vm_stats stats;
 	u64 started_ns;
 	/* The VM's clock: guest time = host time + clock_offset (mod 2^64), so
@@ -74,6 +100,8 @@ extern struct vm *the_vm; /* NULL while there is none */
 
 /* Create the VM from the image, RAM from pmm; 0 or -1 with a message printed. */
 int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm);
+/* Create a PC-platform VM booting a bzImage (hv/vm_linux.c); likewise. */
+int vm_create_linux(struct vm *vm, const struct vm_linux_boot *lb, u64 ram_size, struct pmm *pmm);
 /*
  * Create a VM for an incoming migration: ram_size bytes of zeroed RAM, EPT
  * and vCPU, state VM_INMIGRATE (the stream fills memory and the vCPU).
@@ -107,8 +135,18 @@ void vm_pio(struct vcpu *vcpu, u16 port, unsigned size, bool in, u32 *val);
 void vm_allow_test_hypercalls(bool on);
 /* A hypercall (docs/guest-abi.md); returns RAX. */
 s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2);
-/* The interrupt vector due for delivery now (host clock), or -1. */
-int vcpu_timer_due(struct vcpu *vcpu, u64 now_ns);
-void vcpu_timer_delivered(struct vcpu *vcpu);
+/*
+ * Interrupts (hv/vm.c; the PC platform's come from its LAPIC, Tern guests'
+ * from the TIME_NS timer): the vector to deliver now (host clock), or -1;
+ * that vector was injected; the host time (ns) of the next event that will
+ * make one due, ~0 if none (the run loop's slice ends there). Context: the
+ * run loop, the vCPU's VMCS current.
+ */
+int vcpu_intr_pending(struct vcpu *vcpu, u64 now_ns);
+void vcpu_intr_delivered(struct vcpu *vcpu, int vec);
+u64 vcpu_next_event_ns(struct vcpu *vcpu, u64 now_ns);
+/* PC platform MSRs (the x2APIC range, TSC_DEADLINE, APIC_BASE): 1 = not one
+ * of them, 0 = done (*val read or written), -1 = #GP. */
+int vm_pc_msr(struct vcpu *vcpu, u32 msr, bool write, u64 *val);
 
 #endif

@@ -233,6 +233,22 @@ TEST(module_name_is_first_word)
 	CHECK_EQ(bi.modules[1].len, 0);
 	CHECK_STR_EQ(bi.modules[2].name, "linux");
 	CHECK_EQ(bi.modules[2].base, 0x3000000);
+	CHECK_STR_EQ(bi.modules[0].args, "");
+	CHECK_STR_EQ(bi.modules[1].args, "");
+	CHECK_STR_EQ(bi.modules[2].args, "console=ttyS0 quiet");
+}
+
+TEST(module_args_after_the_spaces_ending_the_name)
+{
+	mb_begin();
+	mb_module(0x1000000, 0x1001000, "linux   a  b ");
+	mb_module(0x2000000, 0x2001000, "initrd ");
+	mb_end();
+	CHECK_EQ(parse(), 0);
+	CHECK_STR_EQ(bi.modules[0].name, "linux");
+	CHECK_STR_EQ(bi.modules[0].args, "a  b ");
+	CHECK_STR_EQ(bi.modules[1].name, "initrd");
+	CHECK_STR_EQ(bi.modules[1].args, "");
 }
 
 TEST(long_strings_truncated_to_fit)
