@@ -58,6 +58,7 @@ void arch_vcpu_reset(struct vcpu *vcpu, u64 rip)
 
 	memset(&av->regs, 0, sizeof(av->regs));
 	av->regs.rdi = vm->ram_size;
+	av->regs.rsi = vcpu->boot_rsi; /* the Linux 64-bit boot protocol: the zero page */
 	av->xcr0 = 1;
 	fpu_guest_reset(&av->guest_fpu);
 

@@ -168,6 +168,10 @@ static void vmx_cpuid_pc(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
 	case 1:
 		*c |= (1u << 21) | (1u << 24); /* x2APIC, TSC-deadline */
 		*d |= 1u << 9;                 /* APIC */
+		/* Not modelled, so not shown: machine check (Linux panics on the
+		 * #GP of an MCG MSR), thermal monitors, SpeedStep, PDCM. */
+		*c &= ~((1u << 7) | (1u << 8) | (1u << 15));
+		*d &= ~((1u << 7) | (1u << 14) | (1u << 22) | (1u << 29));
 		break;
 	case 6:
 		*a = 1u << 2; /* ARAT */

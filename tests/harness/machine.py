@@ -162,6 +162,9 @@ def make_cfg_disk(path: Path, cfg_text: str, cylinders: int = 2,
     (cylinders, heads, spt)."""
     path = Path(path)
     path.unlink(missing_ok=True)
+    # Room for the files (a Linux kernel and initramfs: ~10 MB) plus the FAT.
+    need = sum(Path(h).stat().st_size for h in (files or {}).values())
+    cylinders = max(cylinders, -(-(need + need // 16 + 65536) // (16 * 63 * 512)) + 1)
     subprocess.run(["mformat", "-i", str(path), "-C", "-t", str(cylinders), "-h", "16",
                     "-s", "63", "::"], check=True, capture_output=True)
     src = path.with_name("tern-test.cfg")
