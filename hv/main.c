@@ -46,7 +46,8 @@ static const struct boot_module *find_module(const struct boot_info *bi, const c
 /*
  * guest=linux: a stock kernel on the PC platform, from the GRUB modules
  * `linux` (the bzImage; the rest of its module line is the kernel's command
- * line) and `initrd` (optional).
+ * line) and `initrd` (optional). 0 started, 1 kept for incoming VMs only
+ * (noguest), -1 failed.
  */
 static int start_linux(const struct boot_info *bi)
 {
@@ -59,6 +60,12 @@ static int start_linux(const struct boot_info *bi)
 		.kernel = phys_to_virt(k->base), .kernel_len = k->len, .cmdline = k->args,
 		.initrd = i ? phys_to_virt(i->base) : NULL, .initrd_len = i ? i->len : 0,
 	};
+	/* Also what a Linux VM arriving by migration resets from. */
+	vm_pc_set_boot_files(&lb);
+	if (config.no_guest) {
+		hv_printf("tern: Linux boot files kept for incoming VMs (noguest)\n");
+		return 1;
+	}
 	hv_printf("tern: Linux guest: kernel %lu bytes, initrd %lu bytes, command line '%s'\n", k->len,
 		  lb.initrd_len, lb.cmdline);
 	return vm_create_linux(&vm0, &lb, config.guest_mem, &pmm);
@@ -80,9 +87,11 @@ static void start_guest(const struct boot_info *bi)
 		con_set_no_vm_reason(virt_why);
 		return;
 	}
-	if (!config.no_guest && !strcmp(config.guest, "linux")) {
-		if (start_linux(bi)) {
-			con_set_no_vm_reason("the Linux guest could not be started (see the boot log)");
+	if (!strcmp(config.guest, "linux")) {
+		int rc = start_linux(bi);
+		if (rc) {
+			con_set_no_vm_reason(rc > 0 ? "noguest given" :
+					     "the Linux guest could not be started (see the boot log)");
 			return;
 		}
 		goto started;

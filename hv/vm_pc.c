@@ -33,6 +33,21 @@ static const struct vacpi_config pc_acpi = {
 	.com1_port = VUART_BASE,
 };
 
+/* This host's own boot files (guest=linux), for PC VMs that arrive. */
+static struct vm_linux_boot local_boot;
+
+void vm_pc_set_boot_files(const struct vm_linux_boot *lb)
+{
+	local_boot = *lb;
+}
+
+void vm_pc_adopt(struct vm *vm)
+{
+	vm->platform = VM_PLATFORM_PC;
+	vm->acpi = pc_acpi;
+	vm->linux_boot = local_boot;
+}
+
 /* Large (the e820 table): one VM at a time is loaded, from the service loop. */
 static struct linux_boot_plan plan;
 
@@ -40,6 +55,11 @@ int vm_pc_load(struct vm *vm, const char **err)
 {
 	const struct vm_linux_boot *lb = &vm->linux_boot;
 	struct linux_image k;
+	if (!lb->kernel) {
+		*err = "this host has no kernel to boot it again (the VM came by migration; boot "
+		       "the destination with guest=linux and the same modules to allow a reset)";
+		return -1;
+	}
 	if (linux_bzimage_parse(lb->kernel, lb->kernel_len, &k, err))
 		return -1;
 	vm->acpi = pc_acpi;

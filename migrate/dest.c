@@ -33,6 +33,7 @@ static struct {
 	struct mig_sec_timer timer;
 	struct vuart_state uart;
 	struct mig_sec_time time;
+	struct vlapic_state pc;
 	u32 rounds;
 	u64 pages;
 	u64 wait_start_ns;
@@ -123,12 +124,15 @@ static int on_fill(void *ctx, u64 gfn, u8 byte, char *why, size_t len)
 static const struct {
 	u32 id, version, size;
 	const char *name;
+	bool optional; /* only some VMs have it */
 } sections[] = {
-	{ MIG_SEC_CPU, VCPU_STATE_VERSION, sizeof(struct vcpu_state), "cpu" },
-	{ MIG_SEC_TIMER, MIG_TIMER_VERSION, sizeof(struct mig_sec_timer), "timer" },
-	{ MIG_SEC_UART, MIG_UART_VERSION, sizeof(struct vuart_state), "uart" },
-	{ MIG_SEC_TIME, MIG_TIME_VERSION, sizeof(struct mig_sec_time), "time" },
+	{ MIG_SEC_CPU, VCPU_STATE_VERSION, sizeof(struct vcpu_state), "cpu", false },
+	{ MIG_SEC_TIMER, MIG_TIMER_VERSION, sizeof(struct mig_sec_timer), "timer", false },
+	{ MIG_SEC_UART, MIG_UART_VERSION, sizeof(struct vuart_state), "uart", false },
+	{ MIG_SEC_TIME, MIG_TIME_VERSION, sizeof(struct mig_sec_time), "time", false },
+	{ MIG_SEC_PC, MIG_PC_VERSION, sizeof(struct vlapic_state), "pc", true },
 };
+#define HAVE_PC (1u << 4)
 
 static void *section_dest(u32 id)
 {
@@ -136,6 +140,7 @@ static void *section_dest(u32 id)
 	case MIG_SEC_CPU: return dst.cpu;
 	case MIG_SEC_TIMER: return &dst.timer;
 	case MIG_SEC_UART: return &dst.uart;
+	case MIG_SEC_PC: return &dst.pc;
 	default: return &dst.time;
 	}
 }
@@ -189,7 +194,7 @@ static int on_end(void *ctx, bool has_digest, u64 digest, char *why, size_t len)
 		return -1;
 	}
 	for (unsigned i = 0; i < ARRAY_SIZE(sections); i++)
-		if (!(dst.have & (1u << i))) {
+		if (!(dst.have & (1u << i)) && !sections[i].optional) {
 			snprintf(why, len, "stream ended without the %s section", sections[i].name);
 			return -1;
 		}
@@ -209,6 +214,13 @@ static int on_end(void *ctx, bool has_digest, u64 digest, char *why, size_t len)
 	if (vuart_load(&vm->uart, &dst.uart, &err)) {
 		snprintf(why, len, "%s", err);
 		return -1;
+	}
+	if (dst.have & HAVE_PC) {
+		vm_pc_adopt(vm);
+		if (vlapic_load(&vm->vcpu.lapic, &dst.pc, &err)) {
+			snprintf(why, len, "pc section: %s", err);
+			return -1;
+		}
 	}
 	if (arch_vcpu_load(&vm->vcpu, dst.cpu, why, len))
 		return -1;

@@ -22,6 +22,11 @@ struct mig_sec_timer {
  * vuart_save / vuart_load. Version 1 was its first seven registers alone. */
 #define MIG_UART_VERSION 2
 
+/* The PC platform's section (a Linux guest): struct vlapic_state (tern/vlapic.h),
+ * checked by vlapic_load. Its presence makes the destination's VM a PC one;
+ * the ACPI tables and the rest of its platform are in guest RAM. */
+#define MIG_PC_VERSION 1
+
 #define MIG_TIME_VERSION 1
 struct mig_sec_time {
 	u64 vm_clock_ns; /* the VM's clock at the stop: it continues from here */

@@ -45,7 +45,7 @@ static struct {
 	u64 live_start_ns, live_sent;
 	u8 *out;
 	size_t out_len, out_off;
-	int final_step;            /* FINAL: 0 pages, 1..4 sections, 5 END, 6 sent */
+	int final_step;            /* FINAL: 0 pages, 1..5 sections, 6 END, 7 sent */
 	struct vcpu_state *cpu;
 	struct mig_reply_dec rep;
 	u64 wait_start_ns;
@@ -115,18 +115,15 @@ int mig_source_start(u32 addr_be, u16 port)
 		mig_fail("the dirty log is in use (calc_dirty_rate or a guest's test log)");
 		return -1;
 	}
-	if (vm->platform != VM_PLATFORM_TERN) {
-		/* Its LAPIC, ACPI ports and boot files have no section yet. */
-		mig_fail("a PC-platform (Linux) guest cannot migrate yet");
-		return -1;
-	}
 	memset(&src, 0, sizeof(src));
 	src.vm = vm;
 	src.nr_pages = vm->ram_size / PAGE_SIZE;
 	mig.policy.ram_pages = src.nr_pages;
 	mig.policy.final_extra_bytes = 4 * MIG_SECTION_HDR_LEN + sizeof(struct vcpu_state) +
 				       sizeof(struct mig_sec_timer) + sizeof(struct vuart_state) +
-				       sizeof(struct mig_sec_time) + MIG_END_LEN;
+				       sizeof(struct mig_sec_time) + MIG_END_LEN +
+				       (vm->platform == VM_PLATFORM_PC ?
+					MIG_SECTION_HDR_LEN + sizeof(struct vlapic_state) : 0);
 	size_t words = BITMAP_WORDS(src.nr_pages);
 	src.send = calloc(words, 8);
 	src.held = calloc(words, 8);
@@ -350,7 +347,14 @@ static void stage_state(int step)
 		stage_section(MIG_SEC_TIME, MIG_TIME_VERSION, &t, sizeof(t));
 		break;
 	}
-	case 5: {
+	case 5:
+		if (vm->platform == VM_PLATFORM_PC) {
+			struct vlapic_state l;
+			vlapic_save(&vm->vcpu.lapic, &l);
+			stage_section(MIG_SEC_PC, MIG_PC_VERSION, &l, sizeof(l));
+		}
+		break;
+	case 6: {
 		u8 rec[MIG_END_LEN];
 		bool digest = mig.validate_ram;
 		stage(rec, mig_enc_end(rec, digest, digest ? mig_ram_digest(vm->ram, vm->ram_size) : 0));
@@ -374,7 +378,7 @@ static void pump_final(u64 now)
 				continue;
 			src.final_step = 1;
 		}
-		if (src.final_step <= 5) {
+		if (src.final_step <= 6) {
 			stage_state(src.final_step++);
 			continue;
 		}

@@ -54,6 +54,7 @@ enum mig_section_id {
 	MIG_SEC_TIMER = 2, /* the guest's one-shot timer */
 	MIG_SEC_UART = 3,  /* the virtual UART's registers */
 	MIG_SEC_TIME = 4,  /* the VM's clock */
+	MIG_SEC_PC = 5,    /* PC platform only: its LAPIC (struct vlapic_state) */
 };
 
 enum mig_caps { MIG_CAP_VALIDATE_RAM = 1u << 0 };

@@ -100,8 +100,15 @@ extern struct vm *the_vm; /* NULL while there is none */
 
 /* Create the VM from the image, RAM from pmm; 0 or -1 with a message printed. */
 int vm_create(struct vm *vm, const u8 *image, u64 image_len, u64 ram_size, struct pmm *pmm);
-/* Create a PC-platform VM booting a bzImage (hv/vm_linux.c); likewise. */
+/* Create a PC-platform VM booting a bzImage (hv/vm_pc.c); likewise. */
 int vm_create_linux(struct vm *vm, const struct vm_linux_boot *lb, u64 ram_size, struct pmm *pmm);
+/* An incoming VM turns out to be a PC one (its LAPIC state arrived): its
+ * ports as the tables in its RAM name them, and this host's own boot files
+ * for a later reset (set_pc_boot_files), if it has any. */
+void vm_pc_adopt(struct vm *vm);
+/* The boot files a PC VM arriving here resets from (guest=linux with
+ * incoming=: the same modules as the source booted). */
+void vm_pc_set_boot_files(const struct vm_linux_boot *lb);
 /*
  * Create a VM for an incoming migration: ram_size bytes of zeroed RAM, EPT
  * and vCPU, state VM_INMIGRATE (the stream fills memory and the vCPU).

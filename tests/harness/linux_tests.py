@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""A stock Debian Linux guest under Tern on Bochs (PML model, BIOS + GRUB,
+the ISO's own `tern-linux` entry: Debian's 6.1 kernel and our busybox
+initramfs, docs/linux-guest.md).
+
+The verdicts come from the guest's own answers, typed through Tern's serial
+mux (Ctrl-A c) at its shell, checked against facts from outside it: the
+kernel version against the Debian package the build fetched
+(build/linux/vmlinuz.version), the timer's rate against the guest's own
+uptime, the memory stress program's verification of its data.
+
+Cases, in order (one boot, then a reboot):
+  boot        Tern loads the kernel; the guest's /init says it is ready; the
+              mux hands COM1 to the guest and its shell prompts
+  version     uname -r is the fetched package's version
+  cpus        one CPU (nproc)
+  clocksource the TSC (sysfs)
+  timer       the LAPIC timer ticks at HZ (250) while the CPU is busy:
+              LOC interrupts over the guest's uptime
+  ram         MemTotal between 200 and 256 MiB (mem=256M, less the kernel)
+  memstress   32 MiB written and verified for 5 s by our static program
+  reboot      `reboot` resets the VM through the FADT's reset register; it
+              boots again to its shell
+  poweroff    `poweroff` ends the VM cleanly (ACPI S5): Tern says so and
+              `info status` says shutdown
+One PASS/FAIL line per case, then `linux: N passed, N failed`.
+Transcript: BUILD/test-logs/linux-pml.log.
+
+Usage: linux_tests.py --build build [-v]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import Machine  # noqa: E402
+from suite import Suite, check  # noqa: E402
+
+# Hang guards only: Bochs under load runs many times slower than usual.
+BOOT_TIMEOUT = 1500
+STEP_TIMEOUT = 300
+PROMPT = "tern-linux# "
+HZ = 250  # Debian's CONFIG_HZ
+MUX = "\x01c"
+TEST_CFG = "set default=tern-linux\nset timeout=0\n"
+
+
+class Runner(Suite):
+    def __init__(self, build: Path, verbose: bool):
+        super().__init__("linux", build, verbose)
+        self.m: Machine | None = None
+
+    # ---- the guest's shell ----
+
+    def sh(self, cmd: str, timeout: float = STEP_TIMEOUT) -> str:
+        """Type cmd at the guest's shell; its output (without the echo)."""
+        m = self.m
+        mark = m.mark()
+        m.send_line(cmd)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = m.text_since(mark).replace("\r", "")
+            echo = text.find("\n")
+            if echo >= 0:
+                end = text.find(PROMPT, echo)
+                if end >= 0:
+                    return text[echo + 1:end]
+            check(time.monotonic() < deadline, f"no prompt after {cmd!r}: got {text[-300:]!r}")
+            time.sleep(0.2)
+
+    def wait_prompt(self, timeout: float) -> None:
+        m = self.m
+        deadline = time.monotonic() + timeout
+        while True:
+            mark = m.mark()
+            m.send_line("")
+            t_end = min(deadline, time.monotonic() + 10)
+            while time.monotonic() < t_end:
+                if PROMPT in m.text_since(mark):
+                    return
+                time.sleep(0.2)
+            check(time.monotonic() < deadline, "the guest's shell never prompted")
+
+    # ---- cases ----
+
+    def boot(self) -> str:
+        m = self.m
+        m.start()
+        k = m.expect(r"^vm0: Linux (?P<v>\S+) .*\n", BOOT_TIMEOUT, "Tern loading the kernel")
+        self.version = k.group("v")
+        m.expect(r"^tern: console ready on COM1", BOOT_TIMEOUT, "Tern's console")
+        m.expect(r"^vm0\| tern-linux: init ready", BOOT_TIMEOUT, "the guest's /init")
+        m.send_raw(MUX)
+        m.expect(r"COM1 is the guest's console now", STEP_TIMEOUT, "the mux switching")
+        self.wait_prompt(STEP_TIMEOUT)
+        return f"Linux {self.version} to its shell in {m.elapsed():.0f} s wall"
+
+    def version_case(self) -> str:
+        want = (self.build / "linux" / "vmlinuz.version").read_text().strip()
+        got = self.sh("uname -r").strip()
+        check(got == want, f"uname -r says {got!r}, the fetched package is {want!r}")
+        check(got == self.version, f"uname -r {got!r}, Tern loaded {self.version!r}")
+        return got
+
+    def cpus(self) -> str:
+        got = self.sh("nproc").strip()
+        check(got == "1", f"nproc says {got!r}")
+        return "1 CPU"
+
+    def clocksource(self) -> str:
+        got = self.sh("cat /sys/devices/system/clocksource/clocksource0/current_clocksource").strip()
+        check(got == "tsc", f"clocksource {got!r}")
+        return got
+
+    def timer(self) -> str:
+        # Busy for 3 s (memstress) so that the tick is not stopped while idle.
+        out = self.sh("cat /proc/uptime; grep LOC /proc/interrupts; memstress 4 3 >/dev/null; "
+                      "cat /proc/uptime; grep LOC /proc/interrupts")
+        up = [float(x) for x in re.findall(r"^(\d+\.\d+) \d+\.\d+$", out, re.M)]
+        loc = [int(x) for x in re.findall(r"^\s*LOC:\s+(\d+)", out, re.M)]
+        check(len(up) == 2 and len(loc) == 2, f"could not read uptime and LOC: {out!r}")
+        rate = (loc[1] - loc[0]) / (up[1] - up[0])
+        check(0.8 * HZ <= rate <= 1.2 * HZ, f"LAPIC timer at {rate:.0f} interrupts/s, want {HZ}")
+        return f"{rate:.0f} LOC interrupts/s over {up[1] - up[0]:.1f} s of guest uptime (HZ {HZ})"
+
+    def ram(self) -> str:
+        out = self.sh("grep MemTotal /proc/meminfo")
+        kb = re.search(r"MemTotal:\s+(\d+) kB", out)
+        check(kb is not None, f"no MemTotal: {out!r}")
+        v = int(kb.group(1))
+        check(200 * 1024 <= v <= 256 * 1024, f"MemTotal {v} kB")
+        return f"MemTotal {v} kB"
+
+    def memstress(self) -> str:
+        out = self.sh("memstress 32 5", timeout=STEP_TIMEOUT * 2)
+        check("FAIL" not in out, out.strip()[-200:])
+        done = re.search(r"memstress: done, (\d+) passes ok", out)
+        check(done is not None, f"no verdict from memstress: {out[-300:]!r}")
+        return f"{done.group(1)} passes over 32 MiB verified"
+
+    def reboot(self) -> str:
+        m = self.m
+        mark = m.mark()
+        m.send_line("reboot")
+        m.expect(r"the guest asked for a reset \(ACPI reset register\)", STEP_TIMEOUT, "the reset")
+        m.expect(r"tern-linux: init ready", BOOT_TIMEOUT, "the second boot's /init")
+        self.wait_prompt(STEP_TIMEOUT)
+        check("Kernel panic" not in m.text_since(mark), "the kernel panicked")
+        return "reset through the FADT and booted again"
+
+    def poweroff(self) -> str:
+        m = self.m
+        m.send_line("poweroff")
+        m.expect(r"^vm0: the guest powered off \(ACPI S5\)", STEP_TIMEOUT, "the power-off")
+        m.send_raw(MUX)
+        m.expect(r"COM1 is Tern's console again", STEP_TIMEOUT, "the mux giving COM1 back")
+        a = m.command("info status", r"^VM status: (?P<s>.*)\n")
+        check(a.match.group("s").startswith("shutdown"), f"info status: {a.match.group('s')!r}")
+        return "ACPI S5: VM shutdown, Tern's console answers"
+
+    def run_all(self) -> None:
+        self.m = Machine("linux-pml", iso=self.build / "tern.iso", test_cfg=TEST_CFG, megs=512,
+                         log_dir=self.log_dir, wall_timeout=BOOT_TIMEOUT * 3)
+        try:
+            if not self.case("linux-boot", self.boot):
+                return
+            self.case("linux-version", self.version_case)
+            self.case("linux-cpus", self.cpus)
+            self.case("linux-clocksource", self.clocksource)
+            self.case("linux-timer", self.timer)
+            self.case("linux-ram", self.ram)
+            self.case("linux-memstress", self.memstress)
+            if self.case("linux-reboot", self.reboot):
+                self.case("linux-poweroff", self.poweroff)
+        finally:
+            self.m.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", type=Path, default=Path("build"))
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    r = Runner(args.build.resolve(), args.verbose)
+    return r.run({"pml": r.run_all}, ["pml"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
