@@ -141,15 +141,20 @@ $(BUILD)/guests/%.elf: $(BUILD)/guests/guest-tests/%.c.o $(GUEST_LIB) guest-test
 # initramfs is built reproducibly from busybox-static, guest-linux/init and
 # guest-linux/memstress.c. fetch-linux.sh leaves an up-to-date kernel alone,
 # so the touch keeps make from asking apt again after the script changes.
+# `make linux-guest-check`: host-side checks of memstress and the initramfs
+# (reproducible, its contents), no emulator, a few seconds.
 LINUX_KERNEL := $(BUILD)/linux/vmlinuz
 LINUX_INITRD := $(BUILD)/linux/initrd.img
-.PHONY: linux-guest
+LINUX_INITRD_SRCS := guest-linux/init guest-linux/shrc guest-linux/memstress.c
+.PHONY: linux-guest linux-guest-check
 linux-guest: $(LINUX_KERNEL) $(LINUX_INITRD)
 $(LINUX_KERNEL): scripts/fetch-linux.sh | $(DEPS_STAMP)
 	$(Q)bash scripts/fetch-linux.sh $(dir $@)
 	$(Q)touch $@
-$(LINUX_INITRD): scripts/build-initramfs.sh $(wildcard guest-linux/*) | $(DEPS_STAMP)
+$(LINUX_INITRD): scripts/build-initramfs.sh $(LINUX_INITRD_SRCS) | $(DEPS_STAMP)
 	$(Q)bash scripts/build-initramfs.sh $(dir $@)
+linux-guest-check: | $(DEPS_STAMP)
+	$(PYTHON) guest-linux/check.py
 
 # ---- boot media ----
 $(BUILD)/tern.iso: $(BUILD)/tern.elf $(BUILD)/tern.efi guests scripts/mkiso.sh $(LINUX_KERNEL) $(LINUX_INITRD)
