@@ -149,10 +149,10 @@ LINUX_INITRD_SRCS := guest-linux/init guest-linux/shrc guest-linux/memstress.c
 .PHONY: linux-guest linux-guest-check
 linux-guest: $(LINUX_KERNEL) $(LINUX_INITRD)
 $(LINUX_KERNEL): scripts/fetch-linux.sh | $(DEPS_STAMP)
-	$(Q)bash scripts/fetch-linux.sh $(dir $@)
+	$(Q)bash scripts/fetch-linux.sh $(BUILD)/linux
 	$(Q)touch $@
 $(LINUX_INITRD): scripts/build-initramfs.sh $(LINUX_INITRD_SRCS) | $(DEPS_STAMP)
-	$(Q)bash scripts/build-initramfs.sh $(dir $@)
+	$(Q)bash scripts/build-initramfs.sh $(BUILD)/linux
 linux-guest-check: | $(DEPS_STAMP)
 	$(PYTHON) guest-linux/check.py
 
