@@ -1,6 +1,7 @@
 # Tern: one non-recursive Makefile.
 #   make          build/tern.elf, build/tern.efi, build/tern.iso, build/esp.img, guests
 #   make run      boot Tern with the demo guest in Bochs, console on this terminal
+#                 (GUEST=linux: with the stock Debian Linux guest instead)
 #   make test     host unit tests, fuzz smoke, guest tests on Bochs and QEMU
 #   make bench    figures (exits, instruction counts, sizes); no pass/fail
 #   make mutate   break the code on purpose (tests/mutate/mutations.txt): every test must notice
@@ -135,14 +136,38 @@ $(BUILD)/guests/%.elf: $(BUILD)/guests/guest-tests/%.c.o $(GUEST_LIB) guest-test
 	$(call show,LD,$@)
 	$(Q)$(LD) -nostdlib -static -z max-page-size=0x1000 -T guest-tests/lib/guest.ld -o $@ $(GUEST_LIB) $< $(LIBGCC)
 
+# ---- the stock Debian Linux guest (docs/linux-guest.md) ----
+# The kernel is Debian 12's own package, fetched with apt (never in git); the
+# initramfs is built reproducibly from busybox-static, guest-linux/init and
+# guest-linux/memstress.c. fetch-linux.sh leaves an up-to-date kernel alone,
+# so the touch keeps make from asking apt again after the script changes.
+# `make linux-guest-check`: host-side checks of memstress and the initramfs
+# (reproducible, its contents), no emulator, a few seconds.
+LINUX_KERNEL := $(BUILD)/linux/vmlinuz
+LINUX_INITRD := $(BUILD)/linux/initrd.img
+LINUX_INITRD_SRCS := guest-linux/init guest-linux/shrc guest-linux/memstress.c
+.PHONY: linux-guest linux-guest-check
+linux-guest: $(LINUX_KERNEL) $(LINUX_INITRD)
+$(LINUX_KERNEL): scripts/fetch-linux.sh | $(DEPS_STAMP)
+	$(Q)bash scripts/fetch-linux.sh $(BUILD)/linux
+	$(Q)touch $@
+$(LINUX_INITRD): scripts/build-initramfs.sh $(LINUX_INITRD_SRCS) | $(DEPS_STAMP)
+	$(Q)bash scripts/build-initramfs.sh $(BUILD)/linux
+linux-guest-check: | $(DEPS_STAMP)
+	$(PYTHON) guest-linux/check.py
+
 # ---- boot media ----
-$(BUILD)/tern.iso: $(BUILD)/tern.elf $(BUILD)/tern.efi guests scripts/mkiso.sh
+$(BUILD)/tern.iso: $(BUILD)/tern.elf $(BUILD)/tern.efi guests scripts/mkiso.sh $(LINUX_KERNEL) $(LINUX_INITRD)
 	$(Q)bash scripts/mkiso.sh $@ $(BUILD)
 $(BUILD)/esp.img: $(BUILD)/tern.efi $(BUILD)/guests/demo.elf scripts/mkesp.sh
 	$(Q)bash scripts/mkesp.sh $@ $(BUILD)/tern.efi $(BUILD)/guests/demo.elf "guest=guest.elf"
 
+# `make run GUEST=NAME` boots the ISO's entry tern-NAME instead of the menu's
+# default (the demo); GUEST=linux boots the stock Debian kernel (its guest
+# has 256 MiB, so the emulated machine gets more).
+RUN_ARGS_linux := --megs 512
 run: all
-	$(PYTHON) tests/harness/run_demo.py --build $(BUILD)
+	$(PYTHON) tests/harness/run_demo.py --build $(BUILD)$(if $(GUEST), --entry tern-$(GUEST) $(RUN_ARGS_$(GUEST)))
 
 # Two Terns in Bochs joined by bxhub: watch mig_verify move A -> B, then B's console.
 run-migrate: all

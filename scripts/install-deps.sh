@@ -11,7 +11,8 @@ PKGS=(build-essential gcc binutils make python3 gnu-efi
       grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools dosfstools
       ovmf qemu-system-x86 newlib-source
       clang lld libclang-rt-14-dev libmbedtls-dev
-      iproute2 iputils-ping openssl spin acpica-tools)
+      iproute2 iputils-ping openssl spin acpica-tools
+      busybox-static cpio libc6-dev)
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)

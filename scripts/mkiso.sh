@@ -2,7 +2,12 @@
 # mkiso.sh OUT BUILDDIR: a BIOS+UEFI hybrid boot ISO for Tern (grub-mkrescue).
 #
 # The ISO holds /boot/tern.elf (multiboot2), /boot/tern.efi (UEFI application),
-# /boot/guests/*.elf (every BUILDDIR/guests/*.elf) and /boot/grub/grub.cfg.
+# /boot/guests/*.elf (every BUILDDIR/guests/*.elf), /boot/grub/grub.cfg and,
+# when BUILDDIR/linux holds vmlinuz and initrd.img (scripts/fetch-linux.sh,
+# scripts/build-initramfs.sh), /boot/linux/ with both and the menu entry
+# tern-linux: Tern with the stock Debian kernel as its guest (module
+# "linux", the rest of whose command line is the kernel's command line) and
+# the initramfs (module "initrd"), in 256 MiB of guest RAM.
 # GRUB talks on COM1 at 115200. Before the menu, grub.cfg looks on every disk
 # for a file /tern-test.cfg and sources it: the test harness attaches a small
 # FAT disk holding one, which defines its own menu entry (the ISO's device is
@@ -51,6 +56,15 @@ for g in "$build"/guests/*.elf; do
 done
 shopt -u nullglob
 
+linux=0
+if [ -f "$build/linux/vmlinuz" ] && [ -f "$build/linux/initrd.img" ]; then
+	mkdir -p "$stage/boot/linux"
+	cp "$build/linux/vmlinuz" "$build/linux/initrd.img" "$stage/boot/linux/"
+	linux=1
+elif [ -f "$build/linux/vmlinuz" ] || [ -f "$build/linux/initrd.img" ]; then
+	echo "mkiso.sh: warning: $build/linux lacks vmlinuz or initrd.img; no tern-linux entry" >&2
+fi
+
 cfg=$stage/boot/grub/grub.cfg
 {
 	cat <<'EOF'
@@ -79,6 +93,20 @@ menuentry "Tern with the demo guest" --id tern-demo {
 	boot
 }
 EOF
+	# The contract with Tern's boot code: Tern's command line picks the
+	# Linux guest and its RAM; module2 passes everything after the file
+	# name as the module's string, whose first word names the module.
+	if [ $linux -eq 1 ]; then
+		cat <<'EOF'
+
+menuentry "Tern with a stock Debian Linux guest" --id tern-linux {
+	multiboot2 /boot/tern.elf guest=linux mem=256M
+	module2 /boot/linux/vmlinuz linux console=ttyS0,115200 nokaslr pci=off tsc=reliable 8250.nr_uarts=1 panic=-1 rdinit=/init quiet
+	module2 /boot/linux/initrd.img initrd
+	boot
+}
+EOF
+	fi
 	for name in "${guests[@]}"; do
 		[ "$name" = demo ] && continue
 		cat <<EOF
@@ -109,4 +137,4 @@ if ! grub-mkrescue -o "$out" "$stage" >"$stage.log" 2>&1; then
 	exit 1
 fi
 rm -f "$stage.log"
-echo "mkiso.sh: $out (guests: ${guests[*]:-none})"
+echo "mkiso.sh: $out (guests: ${guests[*]:-none}$([ $linux -eq 1 ] && echo ", linux"))"

@@ -68,9 +68,14 @@ def main() -> int:
     ap.add_argument("--uefi", action="store_true",
                     help="boot build/esp.img with OVMF instead of the ISO with the BIOS")
     ap.add_argument("--megs", type=int, default=256)
+    ap.add_argument("--entry", default=None,
+                    help="BIOS boot: the ISO's GRUB menu entry id to boot at once "
+                         "(e.g. tern-linux; default: the menu's default after 3 s)")
     ap.add_argument("--timeout", type=float, default=0,
                     help="stop after this many seconds (default: never)")
     args = ap.parse_args()
+    if args.entry and args.uefi:
+        ap.error("--entry picks a GRUB entry of the ISO; it does not apply to --uefi")
 
     build = Path(args.build).resolve()
     if args.uefi:
@@ -79,6 +84,10 @@ def main() -> int:
     else:
         media = dict(firmware="bios", iso=build / "tern.iso")
         path = media["iso"]
+        if args.entry:
+            # The ISO's grub.cfg sources /tern-test.cfg from any disk before
+            # its own entries: a default set there picks the entry by id.
+            media["test_cfg"] = f"set default={args.entry}\nset timeout=0\n"
     if not path.exists():
         print(f"run_demo: {path} missing; run make first", file=sys.stderr)
         return 1
