@@ -143,9 +143,38 @@ u64 vm_pc_next_event_ns(struct vcpu *vcpu, u64 now_ns)
 	return ns > ~0ULL - now_ns ? ~0ULL : now_ns + ns;
 }
 
+/* The guest asks for a reset: the run loop leaves the guest (not running
+ * any more), and the service loop reloads it (hv/run.c). */
+static void request_reset(struct vm *vm, const char *how)
+{
+	vuart_flush(&vm->uart);
+	vm->state = VM_PAUSED;
+	vm->reset_requested = true;
+	hv_log("vm%d: the guest asked for a reset (%s)\n", vm->id, how);
+}
+
+/*
+ * The 8042's reset line: every PC reboots through it, Linux right after the
+ * ACPI reset register (its default order). Status reads 0 (both buffers
+ * empty) so its wait for the input buffer ends at once; command 0xfe pulses
+ * the reset line. Nothing else of a keyboard controller exists (the FADT
+ * says there is none).
+ */
+#define PC_8042_STATUS 0x64
+#define PC_8042_PULSE_RESET 0xfe
+
 bool vm_pc_pio(struct vm *vm, u16 port, unsigned size, bool in, u32 *val)
 {
-	if (vm->platform != VM_PLATFORM_PC || !vacpi_owns_port(&vm->acpi, port))
+	if (vm->platform != VM_PLATFORM_PC)
+		return false;
+	if (port == PC_8042_STATUS) {
+		if (in)
+			*val = 0;
+		else if ((u8)*val == PC_8042_PULSE_RESET)
+			request_reset(vm, "8042 reset line");
+		return true;
+	}
+	if (!vacpi_owns_port(&vm->acpi, port))
 		return false;
 	if (in) {
 		*val = 0; /* the sleep status never shows a wake: Linux just polls it */
@@ -158,12 +187,7 @@ bool vm_pc_pio(struct vm *vm, u16 port, unsigned size, bool in, u32 *val)
 		hv_log("vm%d: the guest powered off (ACPI S5)\n", vm->id);
 		break;
 	case VACPI_EV_RESET:
-		/* The run loop leaves the guest (not running any more), and the
-		 * service loop reloads it (hv/run.c). */
-		vuart_flush(&vm->uart);
-		vm->state = VM_PAUSED;
-		vm->reset_requested = true;
-		hv_log("vm%d: the guest asked for a reset (ACPI reset register)\n", vm->id);
+		request_reset(vm, "ACPI reset register");
 		break;
 	case VACPI_EV_NONE:
 		break;

@@ -101,7 +101,7 @@ EOF
 
 menuentry "Tern with a stock Debian Linux guest" --id tern-linux {
 	multiboot2 /boot/tern.elf guest=linux mem=256M
-	module2 /boot/linux/vmlinuz linux console=ttyS0,115200 nokaslr pci=off tsc=reliable 8250.nr_uarts=1 panic=-1 rdinit=/init quiet
+	module2 /boot/linux/vmlinuz linux console=ttyS0,115200 nokaslr pci=off tsc=reliable 8250.nr_uarts=1 panic=-1 noapic reboot=acpi rdinit=/init quiet
 	module2 /boot/linux/initrd.img initrd
 	boot
 }

@@ -53,6 +53,10 @@ else
     stage netcon python3 tests/harness/netcon_tests.py --build "$BUILD"
     # Live migration between two Terns on Bochs (PML and write protection).
     stage migrate python3 tests/harness/migrate_tests.py --build "$BUILD"
+    # Debian's stock kernel under Tern: its initramfs on the host, then the
+    # guest's shell answering through the serial mux on Bochs.
+    stage linux-files "$MAKE" linux-guest-check
+    stage linux python3 tests/harness/linux_tests.py --build "$BUILD"
 fi
 
 echo "$total_pass passed, $total_fail failed"
