@@ -4,36 +4,7 @@
  * DLL/DLM, LSR bits 5/6 THRE/TEMT, IER bits 7:4 read as zero) and the line
  * assembly that feeds the host log.
  */
-#include "unit.h"
-#include <tern/vuart.h>
-
-enum { DATA = 0, IER = 1, IIR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
-
-static char lines[64][VUART_LINE_MAX + 8];
-static int nlines;
-static struct vuart u;
-
-static void sink(void *ctx, const char *line)
-{
-	CHECK(ctx == (void *)lines);
-	CHECK(strlen(line) <= VUART_LINE_MAX);
-	if (nlines < 64)
-		snprintf(lines[nlines], sizeof(lines[0]), "%s", line);
-	nlines++;
-}
-
-static void setup(void)
-{
-	nlines = 0;
-	memset(lines, 0, sizeof(lines));
-	vuart_init(&u, sink, lines);
-}
-
-static void tx_str(const char *s)
-{
-	for (; *s; s++)
-		vuart_write(&u, DATA, (u8)*s);
-}
+#include "vuart_test.h"
 
 TEST(line_delivered_on_newline)
 {
