@@ -61,7 +61,7 @@ def check_memstress(tmp: Path) -> None:
     check(r.returncode == 0, f"memstress 4 1: exit {r.returncode}")
     check(bool(lines) and re.fullmatch(r"memstress: fill ok \(4 MiB\) mono=\d+\.\d{6}", lines[0])
           is not None, f"memstress fill line: {lines[:1]}")
-    passes = [re.fullmatch(r"memstress: pass (\d+) ok \(4 MiB verified\) mono=(\d+\.\d{6})", ln)
+    passes = [re.fullmatch(r"memstress: pass (\d+) ok \(4 MiB verified\) mono=(\d+\.\d{6}) maxgap=\d+\.\d{6}", ln)
               for ln in lines[1:-1]]
     check(bool(passes) and all(passes), f"memstress pass lines: {lines[1:3]}")
     if passes and all(passes):

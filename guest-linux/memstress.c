@@ -16,7 +16,9 @@
  * port costs a VM exit per byte, is not flooded), each with CLOCK_MONOTONIC
  * so a test can see that the guest's clock ran on without a jump:
  *   memstress: fill ok (M MiB) mono=S.NNNNNN
- *   memstress: pass N ok (M MiB verified) mono=S.NNNNNN
+ *   memstress: pass N ok (M MiB verified) mono=S.NNNNNN maxgap=G.GGGGGG
+ * (maxgap: the largest step of the clock between two of its readings, every
+ * 32 KiB, since the previous line)
  *   memstress: FAIL at offset X: read 0x..., want 0x... (pass N)   exit 1
  * With SECONDS it stops at the first pass boundary after that many seconds,
  * verifies the last pass's values once more and prints
@@ -82,11 +84,28 @@ static int memstress_parse(const char *s, unsigned long min, unsigned long max, 
 	return 0;
 }
 
+/* The largest step of CLOCK_MONOTONIC between two readings since the last
+ * report: the clock is read every CLOCK_EVERY words of a sweep, so a pause of
+ * the whole machine (a migration's downtime, a hypervisor's throttle) shows
+ * as one large step. */
+#define CLOCK_EVERY 4096
+static double clock_last, clock_maxgap;
+
+static void memstress_clock(void)
+{
+	double now = memstress_now();
+	if (clock_last > 0.0 && now - clock_last > clock_maxgap)
+		clock_maxgap = now - clock_last;
+	clock_last = now;
+}
+
 /* Checks pass - 1's values (unless pass is 0) and writes pass's values
  * (unless write is 0). Returns 0, or prints the FAIL line and returns -1. */
 static int memstress_sweep(volatile uint64_t *buf, size_t words, uint64_t pass, int write)
 {
 	for (size_t i = 0; i < words; i++) {
+		if (i % CLOCK_EVERY == 0)
+			memstress_clock();
 		if (pass > 0) {
 			uint64_t want = memstress_word(i, pass - 1);
 			uint64_t got = buf[i];
@@ -153,8 +172,9 @@ int main(int argc, char **argv)
 			return 1;
 		double now = memstress_now();
 		if (pass == 1 || now - last_line >= 1.0) {
-			printf("memstress: pass %" PRIu64 " ok (%lu MiB verified) mono=%.6f\n",
-			       pass, mib, now);
+			printf("memstress: pass %" PRIu64 " ok (%lu MiB verified) mono=%.6f maxgap=%.6f\n",
+			       pass, mib, now, clock_maxgap);
+			clock_maxgap = 0.0;
 			last_line = now;
 		}
 		if (timed && now - start >= (double)seconds)

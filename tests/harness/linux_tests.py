@@ -23,6 +23,13 @@ Cases, in order (one boot, then a reboot):
               boots again to its shell
   poweroff    `poweroff` ends the VM cleanly (ACPI S5): Tern says so and
               `info status` says shutdown
+  migrate     two more Terns joined by bxhub (A runs Linux with mem=128M, B
+              waits with the same boot files): memstress (4 MiB) runs in the
+              background on A, A migrates the VM to B (pre-copy, the
+              defaults); on B memstress goes on verifying its data with no
+              FAIL, the largest step its CLOCK_MONOTONIC took between two
+              readings across the move is within the downtime (+0.5 s), and
+              the shell answers through B's serial mux
 One PASS/FAIL line per case, then `linux: N passed, N failed`.
 Transcript: BUILD/test-logs/linux-pml.log.
 
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +48,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import Machine  # noqa: E402
+from net_tests import free_udp_base  # noqa: E402
 from suite import Suite, check  # noqa: E402
 
 # Hang guards only: Bochs under load runs many times slower than usual.
@@ -49,12 +58,28 @@ PROMPT = "tern-linux# "
 HZ = 250  # Debian's CONFIG_HZ
 MUX = "\x01c"
 TEST_CFG = "set default=tern-linux\nset timeout=0\n"
+KERNEL_LINE = ("console=ttyS0,115200 nokaslr pci=off tsc=reliable 8250.nr_uarts=1 panic=-1 noapic "
+               "reboot=acpi rdinit=/init quiet")
+MIG_IPS = ("10.0.5.1", "10.0.5.2")
+MIG_PORT = 4445
+MOVE_TIMEOUT = 1800
+MONO_RX = r"memstress: pass (\d+) ok \(\d+ MiB verified\) mono=(\d+\.\d+) maxgap=(\d+\.\d+)"
+
+
+def linux_cfg(tern_args: str) -> str:
+    """/tern-test.cfg: the ISO's kernel and initramfs with Tern options of our own."""
+    return ("menuentry \"Tern linux test\" --id tern-test {\n"
+            f"\tmultiboot2 ($isodev)/boot/tern.elf guest=linux mem=128M {tern_args}\n"
+            f"\tmodule2 ($isodev)/boot/linux/vmlinuz linux {KERNEL_LINE}\n"
+            "\tmodule2 ($isodev)/boot/linux/initrd.img initrd\n"
+            "\tboot\n}\nset default=tern-test\nset timeout=0\n")
 
 
 class Runner(Suite):
     def __init__(self, build: Path, verbose: bool):
         super().__init__("linux", build, verbose)
         self.m: Machine | None = None
+        self.migrate_only = False
 
     # ---- the guest's shell ----
 
@@ -166,7 +191,87 @@ class Runner(Suite):
         check(a.match.group("s").startswith("shutdown"), f"info status: {a.match.group('s')!r}")
         return "ACPI S5: VM shutdown, Tern's console answers"
 
+    # ---- migration ----
+
+    def sh_on(self, m: Machine, cmd: str) -> str:
+        saved, self.m = self.m, m
+        try:
+            return self.sh(cmd)
+        finally:
+            self.m = saved
+
+    def migrate(self) -> str:
+        base = free_udp_base(4)
+        hub = subprocess.Popen(["bxhub", "-ports=2", f"-base={base}"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        ms = []
+        for i, extra in enumerate(("", f"noguest incoming=tcp:0:{MIG_PORT}")):
+            ms.append(Machine(
+                f"linux-mig-{'ab'[i]}", iso=self.build / "tern.iso",
+                test_cfg=linux_cfg(f"ip={MIG_IPS[i]}/24 migrate_plain {extra}"), megs=512,
+                log_dir=self.log_dir, wall_timeout=BOOT_TIMEOUT * 3,
+                extra_config=("pci: enabled=1, chipset=i440fx, slot1=e1000",
+                              f"e1000: enabled=1, mac=52:54:00:7e:73:{0x20 + i:02x}, "
+                              f"ethmod=socket, ethdev={base + 2 * i}")))
+        a, b = ms
+        try:
+            for x in ms:
+                x.start()
+            b.expect(rf"waiting for an incoming migration on tcp port {MIG_PORT}", BOOT_TIMEOUT,
+                     "B listening")
+            a.expect(r"^vm0\| tern-linux: init ready", BOOT_TIMEOUT, "Linux on A")
+            a.send_raw(MUX)
+            a.expect(r"COM1 is the guest's console now", STEP_TIMEOUT, "A's mux")
+            saved, self.m = self.m, a
+            try:
+                self.wait_prompt(STEP_TIMEOUT)
+                a.send_line("memstress 4 100000 &")
+                a.expect(r"memstress: fill ok", STEP_TIMEOUT, "memstress filling on A")
+                a.expect(r"memstress: pass \d+ ok", STEP_TIMEOUT, "memstress verifying on A")
+            finally:
+                self.m = saved
+            a.send_raw(MUX)
+            a.expect(r"COM1 is Tern's console again", STEP_TIMEOUT, "A's console back")
+            mark_a = a.mark()
+            a.command(f"migrate tcp:{MIG_IPS[1]}:{MIG_PORT}", r"^migrate: to ")
+            done = a.expect(r"^migrate: (completed: .*downtime (?P<dt>\d+) ms; (?P<bytes>\d+) bytes sent\b.*"
+                            r"|failed: .*)\n", MOVE_TIMEOUT, "the migration")
+            check(done.group("dt") is not None, done.group(0).strip())
+            b.expect(r"^migrate: GO received: the VM runs on this host now", STEP_TIMEOUT, "B running it")
+            mark_b = b.mark()
+            deadline = time.monotonic() + STEP_TIMEOUT
+            while len(re.findall(MONO_RX, b.text_since(mark_b))) < 3:
+                check("FAIL" not in b.text_since(mark_b), f"memstress on B: {b.text_since(mark_b)[-300:]!r}")
+                check(time.monotonic() < deadline, "memstress made no progress on B")
+                time.sleep(0.5)
+            for x, mk in ((a, mark_a), (b, mark_b)):
+                bad = re.search(r"memstress: FAIL.*", x.text_since(mk))
+                check(bad is None, f"{x.name}: {bad.group(0) if bad else ''}")
+            # The guest's own clock across the move: the largest step it saw
+            # between two readings (memstress reads it every 32 KiB).
+            before = re.findall(MONO_RX, a.text_since(mark_a))
+            after = re.findall(MONO_RX, b.text_since(mark_b))
+            check(before and after, "no memstress lines around the move")
+            check(float(after[0][1]) > float(before[-1][1]), "CLOCK_MONOTONIC went back")
+            gap = max(float(g) for _, _, g in after[:2])
+            dt = int(done.group("dt")) / 1000
+            check(gap <= dt + 0.5, f"the guest's clock stepped {gap:.3f} s across a {dt:.3f} s downtime")
+            b.send_raw(MUX)
+            b.expect(r"COM1 is the guest's console now", STEP_TIMEOUT, "B's mux")
+            up = self.sh_on(b, "cat /proc/uptime")
+            check(re.search(r"^\d+\.\d+ \d+\.\d+$", up, re.M) is not None, f"uptime on B: {up!r}")
+            return (f"downtime {done.group('dt')} ms, {int(done.group('bytes')) >> 20} MiB sent for 128 MiB; "
+                    f"memstress verifying on B, largest clock step {gap * 1000:.0f} ms")
+        finally:
+            for x in ms:
+                x.close()
+            hub.terminate()
+            hub.wait(10)
+
     def run_all(self) -> None:
+        if self.migrate_only:
+            self.case("linux-migrate", self.migrate)
+            return
         self.m = Machine("linux-pml", iso=self.build / "tern.iso", test_cfg=TEST_CFG, megs=512,
                          log_dir=self.log_dir, wall_timeout=BOOT_TIMEOUT * 3)
         try:
@@ -182,14 +287,17 @@ class Runner(Suite):
                 self.case("linux-poweroff", self.poweroff)
         finally:
             self.m.close()
+        self.case("linux-migrate", self.migrate)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", type=Path, default=Path("build"))
+    ap.add_argument("--migrate-only", action="store_true", help="only the migration case (development)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     r = Runner(args.build.resolve(), args.verbose)
+    r.migrate_only = args.migrate_only
     return r.run({"pml": r.run_all}, ["pml"])
 
 
