@@ -73,11 +73,11 @@ void hv_run_loop(void)
 			continue;
 		}
 		enum vcpu_run_result r = arch_vcpu_run(&vm->vcpu, slice_ns());
-		if (vm->reset_requested) /* the guest's own reset (ACPI reset register) */
-			vm_reset(vm);
 		u64 ran = arch_time_ns() - now;
 		guest_ns += ran;
 		throttle_after(ran);
+		if (vm->reset_requested) /* the guest's own reset (ACPI reset register) */
+			vm_reset(vm);
 		if (r == VCPU_IDLE)
 			arch_cpu_relax();
 	}
