@@ -15,6 +15,10 @@ int dirty_log_start(struct vm *vm)
 	struct dirty_log *d = &vm->dirty;
 	if (d->active)
 		return 0;
+	if (vm->absent.map) {
+		hv_log("vm%d: dirty log: pages of this VM are still arriving (post-copy)\n", vm->id);
+		return -1;
+	}
 	enum dirty_mode mode = d->preferred;
 	if (mode == DIRTY_AUTO)
 		mode = arch_dirty_pml_available() ? DIRTY_PML : DIRTY_WP;

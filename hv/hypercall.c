@@ -19,12 +19,15 @@ void vm_allow_test_hypercalls(bool on)
 	test_calls = on;
 }
 
-static s64 hc_report(struct vm *vm, u64 kind, u64 gpa)
+static s64 hc_report(struct vcpu *vcpu, u64 kind, u64 gpa)
 {
+	struct vm *vm = vcpu->vm;
 	char text[REPORT_MAX + 1];
 	if (kind > TERN_REPORT_INFO)
 		return TERN_HC_EINVAL;
 	u64 avail = gpa < vm->ram_size ? MIN(vm->ram_size - gpa, (u64)REPORT_MAX) : 0;
+	if (!vm_fetch(vcpu, gpa, avail))
+		return 0; /* the vCPU waits for the page; the call runs again */
 	const char *src = vm_gpa_ptr(vm, gpa, avail);
 	if (!src || !avail)
 		return TERN_HC_EINVAL;
@@ -59,7 +62,7 @@ s64 vm_hypercall(struct vcpu *vcpu, u64 nr, u64 a0, u64 a1, u64 a2)
 	case TERN_HC_VERSION:
 		return TERN_HC_ABI_VERSION;
 	case TERN_HC_REPORT:
-		return hc_report(vm, a0, a1);
+		return hc_report(vcpu, a0, a1);
 	case TERN_HC_TIME_NS:
 		return (s64)vm_clock_ns(vm, arch_time_ns());
 	case TERN_HC_EXIT:

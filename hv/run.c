@@ -68,7 +68,9 @@ void hv_run_loop(void)
 		u64 now = arch_time_ns();
 		if (vm)
 			dirty_rate_poll(vm, now);
-		if (!vm || vm->state != VM_RUNNING || throttled(now)) {
+		/* A vCPU waiting for a page (post-copy) sits out until the engine,
+		 * polled above, has brought it in. */
+		if (!vm || vm->state != VM_RUNNING || throttled(now) || vcpu_blocked(&vm->vcpu)) {
 			arch_cpu_relax();
 			continue;
 		}
@@ -76,7 +78,10 @@ void hv_run_loop(void)
 		u64 ran = arch_time_ns() - now;
 		guest_ns += ran;
 		throttle_after(ran);
-		if (vm->reset_requested) /* the guest's own reset (ACPI reset register) */
+		/* The guest's own reset (ACPI reset register); during post-copy it
+		 * waits for the last page, or one arriving later would overwrite
+		 * the reloaded image. */
+		if (vm->reset_requested && !vm->absent.map)
 			vm_reset(vm);
 		if (r == VCPU_IDLE)
 			arch_cpu_relax();

@@ -133,6 +133,7 @@ int vm_create_incoming(struct vm *vm, u64 ram_size, struct pmm *pmm, char *why, 
 void vm_destroy(struct vm *vm)
 {
 	struct pmm *pmm = vm->pmm;
+	vm_absent_end(vm);
 	dirty_log_stop(vm);
 	free(vm->dirty.bitmap);
 	arch_vcpu_destroy(&vm->vcpu, pmm);

@@ -45,3 +45,41 @@ void ept_invalidate(u64 eptp)
 	u64 type = vmx_caps.invept_single ? 1 : 2;
 	asm volatile("invept %0, %1" : : "m"(desc), "r"(type) : "cc", "memory");
 }
+
+/*
+ * Post-copy (tern/vm.h, struct vm_absent): an absent page is a 4 KiB leaf
+ * with R, W and X clear, its address kept, so giving it back is setting
+ * them again. A large leaf in the way is split once, when the first page in
+ * it goes absent.
+ */
+static u64 *leaf_4k(struct arch_vm *av, u64 gpa, bool split)
+{
+	struct pt *pt = av->ept;
+	u64 *t = pt->map(pt->ctx, pt->root);
+	for (int level = PT_LEVELS; level > 1; level--) {
+		u64 *e = &t[(gpa >> (12 + 9 * (level - 1))) & (PT_ENTRIES - 1)];
+		if (!(*e & pt->present_mask))
+			return NULL;
+		if ((*e & PT_LARGE) && (!split || pt_split(pt, e, level)))
+			return NULL;
+		t = pt->map(pt->ctx, *e & PT_ADDR_MASK);
+	}
+	return &t[(gpa >> 12) & (PT_ENTRIES - 1)];
+}
+
+int arch_ept_set_present(struct vm *vm, u64 gfn, bool present)
+{
+	u64 *e = leaf_4k(vm->arch, gfn << PAGE_SHIFT, !present);
+	if (!e)
+		return -1;
+	if (present)
+		*e |= EPT_R | EPT_W | EPT_X;
+	else
+		*e &= ~(EPT_R | EPT_W | EPT_X);
+	return 0;
+}
+
+void arch_ept_flush(struct vm *vm)
+{
+	ept_invalidate(vm->arch->eptp);
+}

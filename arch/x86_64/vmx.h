@@ -59,7 +59,9 @@ int ept_build(struct vm *vm, struct pmm *pmm);
 void ept_invalidate(u64 eptp);
 
 /* vmx_exit.c: handle the exit in vcpu->arch; returns what the run loop does next. */
-enum exit_action { EXIT_RESUME, EXIT_YIELD, EXIT_STOP };
+/* EXIT_BLOCKED: the vCPU waits for an absent page (vcpu_blocked), its
+ * instruction not retired: the run loop returns VCPU_BLOCKED. */
+enum exit_action { EXIT_RESUME, EXIT_YIELD, EXIT_STOP, EXIT_BLOCKED };
 enum exit_action vmx_handle_exit(struct vcpu *vcpu);
 
 /* Inject a hardware exception at the next entry (RIP not advanced). */

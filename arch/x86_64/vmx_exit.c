@@ -219,8 +219,18 @@ static enum exit_action handle_vmcall(struct vcpu *vcpu)
 	struct guest_regs *r = &vcpu->arch->regs;
 	if (guest_cpl() != 0)
 		return inject_ud(vcpu);
+	u64 rip = vmcs_read(GUEST_RIP);
+	u32 intr = vmcs_read32(GUEST_INTERRUPTIBILITY);
 	vmx_skip_instruction();
-	r->rax = (u64)vm_hypercall(vcpu, r->rax, r->rdi, r->rsi, r->rdx);
+	s64 ret = vm_hypercall(vcpu, r->rax, r->rdi, r->rsi, r->rdx);
+	if (vcpu_blocked(vcpu)) {
+		/* An argument lies in a page that has not arrived: the call runs
+		 * again, from the start, once it is in. */
+		vmcs_write(GUEST_RIP, rip);
+		vmcs_write(GUEST_INTERRUPTIBILITY, intr);
+		return EXIT_BLOCKED;
+	}
+	r->rax = (u64)ret;
 	return vcpu->vm->state == VM_RUNNING ? EXIT_RESUME : EXIT_STOP;
 }
 
@@ -402,6 +412,11 @@ static enum exit_action handle_ept_violation(struct vcpu *vcpu)
 {
 	u64 gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS), q = vcpu->arch->exit_qual;
 	const char *what = (q & 4) ? "fetch" : (q & 2) ? "write" : "read";
+	/* Post-copy: a page that has not arrived; the instruction runs again once it is in. */
+	if (vm_page_absent(vcpu->vm, gpa >> PAGE_SHIFT)) {
+		vm_absent_fault(vcpu, gpa >> PAGE_SHIFT);
+		return EXIT_BLOCKED;
+	}
 	/* A write to a page write-protected for the dirty log. */
 	if (gpa < vcpu->vm->ram_size && (q & 2) && vcpu->vm->dirty.active &&
 	    dirty_write_fault(vcpu, gpa))

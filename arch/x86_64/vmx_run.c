@@ -64,6 +64,8 @@ enum vcpu_run_result arch_vcpu_run(struct vcpu *vcpu, u64 slice_ns)
 	for (;;) {
 		if (vm->state != VM_RUNNING)
 			return VCPU_STOPPED;
+		if (vcpu_blocked(vcpu))
+			return VCPU_BLOCKED;
 		u64 now = arch_time_ns();
 		if (now >= end)
 			return VCPU_SLICE_END;
@@ -99,6 +101,8 @@ enum vcpu_run_result arch_vcpu_run(struct vcpu *vcpu, u64 slice_ns)
 			return VCPU_SLICE_END;
 		case EXIT_STOP:
 			return VCPU_STOPPED;
+		case EXIT_BLOCKED:
+			return VCPU_BLOCKED;
 		}
 	}
 }

@@ -12,7 +12,10 @@
  * REP is done STRING_IO_BUDGET elements per exit: the instruction is left
  * unretired with the remaining count and runs again, so one guest
  * instruction cannot hold the service loop. Bytes INS writes are marked
- * in the dirty log, as are the accessed/dirty flags the walk sets.
+ * in the dirty log, as are the accessed/dirty flags the walk sets. During
+ * post-copy a table or data page that has not arrived is fetched before
+ * Tern touches it (vm_fetch): the instruction stops there, unretired, with
+ * the registers saying how far it got, and goes on once the page is in.
  * Known limits: PAE (32-bit) walks read the PDPTEs from memory, not the
  * copies the CPU loaded with CR3; segment limits are not checked.
  */
@@ -33,9 +36,19 @@ static void *ram_ptr(void *ctx, u64 gpa, unsigned len)
 	return gpa < vm->ram_size && len <= vm->ram_size - gpa ? vm->ram + gpa : NULL;
 }
 
+/* The walk's view of guest RAM: a table entry in a page that has not
+ * arrived (post-copy) is fetched first; NULL then, with the vCPU waiting. */
+static void *table_ptr(void *ctx, u64 gpa, unsigned len)
+{
+	struct vcpu *vcpu = ctx;
+	if (!vm_fetch(vcpu, gpa, len))
+		return NULL;
+	return ram_ptr(vcpu->vm, gpa, len);
+}
+
 static void table_touched(void *ctx, u64 gpa)
 {
-	vm_mark_dirty(ctx, gpa, 8);
+	vm_mark_dirty(((struct vcpu *)ctx)->vm, gpa, 8);
 }
 
 /* Write v into a register as an instruction of this address size would. */
@@ -73,7 +86,7 @@ enum exit_action vmx_string_io(struct vcpu *vcpu, u16 port, unsigned size, bool 
 		.paging = cr0 & CR0_PG, .pae = cr4 & CR4_PAE, .lma = vmcs_read(GUEST_EFER) & EFER_LMA,
 		.pse = cr4 & CR4_PSE, .wp = cr0 & CR0_WP, .cr3 = vmcs_read(GUEST_CR3),
 	};
-	struct gwalk_mem mem = { ram_ptr, table_touched, vm };
+	struct gwalk_mem mem = { table_ptr, table_touched, vcpu };
 	bool user = ((vmcs_read32(GUEST_SS_AR) >> 5) & 3) == 3;
 	u64 off = *index & amask;
 	u64 base = vmcs_read(GUEST_LINEAR_ADDRESS) - off; /* the segment's base */
@@ -87,6 +100,8 @@ enum exit_action vmx_string_io(struct vcpu *vcpu, u16 port, unsigned size, bool 
 			if (!mode.lma)
 				la &= 0xffffffffULL;
 			enum gwalk_result r = guest_walk(&mode, &mem, la, in, user, &gpa[b], &err);
+			if (vcpu_blocked(vcpu) || (r == GW_OK && !vm_fetch(vcpu, gpa[b], 1)))
+				goto partial; /* a table or the byte has not arrived: on hold */
 			if (r == GW_PAGE_FAULT) {
 				av->regs.cr2 = la;
 				vmx_inject_exception(VEC_PF, true, err);
@@ -117,6 +132,8 @@ partial:
 	*index = set_sized(*index, off, asz);
 	if (rep)
 		av->regs.rcx = set_sized(av->regs.rcx, count - done, asz);
+	if (vcpu_blocked(vcpu))
+		return EXIT_BLOCKED; /* the rest once the page is in */
 	if (done == count)
 		vmx_skip_instruction();
 	return EXIT_RESUME;

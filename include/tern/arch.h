@@ -68,6 +68,7 @@ enum vcpu_run_result {
 	VCPU_SLICE_END, /* the time slice ran out; call again */
 	VCPU_IDLE,      /* the guest is halted waiting for an event */
 	VCPU_STOPPED,   /* the VM left the running state (exit, error, pause) */
+	VCPU_BLOCKED,   /* waits for a page that has not arrived (post-copy) */
 };
 /* Run the guest for up to slice_ns, handling exits; context: service loop. */
 enum vcpu_run_result arch_vcpu_run(struct vcpu *vcpu, u64 slice_ns);
@@ -110,6 +111,14 @@ void arch_dirty_rearm(struct vm *vm, u64 first_gfn, u64 bits);
 void arch_dirty_flush(struct vm *vm);
 /* Stop tracking: all RAM writable, PML off. */
 void arch_dirty_stop(struct vm *vm);
+
+/* ---- post-copy: absent pages (contract in tern/vm.h, struct vm_absent) ---- */
+
+/* Take the guest's access to page gfn away (splitting a large EPT leaf) or
+ * give it back; 0, or -1 (out of memory for a table). Visible after
+ * arch_ept_flush. */
+int arch_ept_set_present(struct vm *vm, u64 gfn, bool present);
+void arch_ept_flush(struct vm *vm);
 /* ---- hardware randomness (arch/x86_64/random.c) ---- */
 
 #define ARCH_RNG_SEED 1u /* an entropy source fit for keys (RDSEED) */

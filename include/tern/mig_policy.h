@@ -16,6 +16,9 @@
 enum mig_status {
 	MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_DEVICE, MIG_COMPLETED, MIG_FAILED,
 	MIG_CANCELLING, MIG_CANCELLED,
+	MIG_POSTCOPY_ACTIVE,  /* the guest runs on the destination, pages still arriving */
+	MIG_POSTCOPY_PAUSED,  /* ... and the link is gone: waiting for migrate_recover / migrate -r */
+	MIG_POSTCOPY_RECOVER, /* reconnecting */
 	MIG_NR_STATUS
 };
 
@@ -28,12 +31,17 @@ enum mig_event {
 	MIG_EV_CANCEL,     /* migrate_cancel */
 	MIG_EV_CANCELLED,  /* the cancel finished (the connection is closed) */
 	MIG_EV_RESET,      /* a new migration may start (from a final status) */
+	MIG_EV_POSTCOPY,   /* the switch to post-copy (the state goes, pages follow) */
+	MIG_EV_PAUSE,      /* the link failed during post-copy */
+	MIG_EV_RECOVER,    /* migrate -r / migrate_recover */
+	MIG_EV_RECOVERED,  /* the new connection is up: pages flow again */
+	MIG_NR_EVENTS
 };
 
 const char *mig_status_name(enum mig_status s);
 /* The status after ev, or -1 (and *s unchanged) when ev is not allowed in *s. */
 int mig_status_step(enum mig_status *s, enum mig_event ev);
-/* True while a migration is in progress (setup, active, device, cancelling). */
+/* True while a migration is in progress (setup, active, device, cancelling, postcopy-*). */
 bool mig_status_busy(enum mig_status s);
 
 /* ---- convergence ---- */

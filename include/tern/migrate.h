@@ -28,6 +28,10 @@ void migrate_poll(void);
  * (0 = none): the service loop idles the vCPU for that share.
  */
 u32 migrate_throttle(void);
+/* Post-copy, destination (hv/vm_absent.c): the vCPU waits for absent page
+ * gfn (ask the source for it); it waited ns for a page that arrived. */
+void migrate_page_wanted(u64 gfn);
+void migrate_page_latency(u64 ns);
 /* True while a migration owns the VM's dirty log (other users are refused). */
 bool migrate_owns_dirty_log(const struct vm *vm);
 

@@ -35,6 +35,10 @@ struct vm_stats {
 	u64 pio_unhandled_writes;
 	u64 hypercalls;
 	u64 timer_injections;
+	/* post-copy (hv/vm_absent.c): waits for pages that had not arrived */
+	u64 absent_faults;     /* by the guest's own accesses (EPT violations) */
+	u64 absent_fetches;    /* by Tern's accesses for the guest (string I/O, walks, hypercalls) */
+	u64 blocked_ns;        /* time the vCPU spent waiting for them */
 };
 
 struct arch_vcpu;
@@ -66,7 +70,23 @@ struct vcpu {
 	u8 timer_vector;
 	u64 boot_rsi;          /* RSI at reset (PC platform: the Linux zero page) */
 	struct vlapic lapic;   /* PC platform only */
+	bool waiting;          /* for the absent page wait_gfn (post-copy) */
+	u64 wait_gfn;
+	u64 wait_since_ns;
 	struct arch_vcpu *arch;
+};
+
+/*
+ * Post-copy on the destination: the pages of guest RAM that have not
+ * arrived yet. They are absent from EPT, so the guest's first touch of one
+ * exits; Tern's own accesses for the guest ask vm_fetch first. Either way
+ * the vCPU waits (its instruction not retired) while the migration engine
+ * fetches the page, and runs on once vm_page_arrived made it present.
+ */
+struct vm_absent {
+	u64 *map;   /* bit set: not arrived; NULL: all of RAM is here */
+	u64 count;  /* bits set in map */
+	bool flush; /* EPT entries changed since the last vm_absent_flush */
 };
 
 struct vm {
@@ -94,6 +114,7 @@ struct vm {
 	struct pmm *pmm;      /* where RAM came from (vm_destroy gives it back) */
 	struct arch_vm *arch; /* second-level translation (EPT) */
 	struct dirty_log dirty;
+	struct vm_absent absent;
 };
 
 extern struct vm *the_vm; /* NULL while there is none */
@@ -131,6 +152,38 @@ __printf(2, 3) void vm_stop_error(struct vm *vm, const char *fmt, ...);
 /* Host pointer to [gpa, gpa + len) of guest RAM, or NULL if not all inside. */
 void *vm_gpa_ptr(struct vm *vm, u64 gpa, u64 len);
 const char *vm_state_name(enum vm_state s);
+
+/* ---- post-copy: pages not arrived yet (hv/vm_absent.c) ---- */
+
+/* Make the pages set in map (ram_size / PAGE_SIZE bits) absent; 0, or -1
+ * (out of memory for the map or for EPT tables) with nothing changed. */
+int vm_absent_begin(struct vm *vm, const u64 *map);
+static inline bool vm_page_absent(const struct vm *vm, u64 gfn)
+{
+	return vm->absent.map && gfn < vm->ram_size / PAGE_SIZE &&
+	       (vm->absent.map[gfn / 64] >> (gfn % 64) & 1);
+}
+/*
+ * Tern is about to access [gpa, gpa + len) for the guest: true when all of
+ * it is here. Otherwise the vCPU now waits for the first absent page (the
+ * engine was asked for it) and the caller must leave the instruction
+ * unretired and return to the run loop (arch: EXIT_BLOCKED).
+ */
+bool vm_fetch(struct vcpu *vcpu, u64 gpa, u64 len);
+/* The guest touched an absent page (EPT violation): wait for it. */
+void vm_absent_fault(struct vcpu *vcpu, u64 gfn);
+/* The page's contents are in RAM now: present it to the guest, wake the
+ * vCPU if it waited for it. */
+void vm_page_arrived(struct vm *vm, u64 gfn);
+/* Make the changes of vm_page_arrived visible (one INVEPT per batch). */
+void vm_absent_flush(struct vm *vm);
+/* True while the vCPU waits for an absent page. */
+static inline bool vcpu_blocked(const struct vcpu *vcpu)
+{
+	return vcpu->waiting;
+}
+/* Forget the absent set (the VM is being destroyed). */
+void vm_absent_end(struct vm *vm);
 
 /* ---- services for the CPU layer's exit handlers ---- */
 
