@@ -280,7 +280,10 @@ static void run_command(const struct con_parsed *p)
 		hv_printf("VM resumed\n");
 		break;
 	case CON_SYSTEM_RESET:
-		if (need_vm(vm) && vm_reset(vm))
+		if (vm && vm->absent.map)
+			hv_printf("error: %lu pages of this VM are still arriving (post-copy); reset after\n",
+				  vm->absent.count);
+		else if (need_vm(vm) && vm_reset(vm))
 			hv_printf("error: reset failed; the VM stays stopped\n");
 		break;
 	case CON_SHUTDOWN:
@@ -297,6 +300,12 @@ static void run_command(const struct con_parsed *p)
 		break;
 	case CON_MIGRATE_CONTINUE:
 		migrate_cmd_continue();
+		break;
+	case CON_MIGRATE_START_POSTCOPY:
+		migrate_cmd_start_postcopy();
+		break;
+	case CON_MIGRATE_RECOVER:
+		migrate_cmd_recover(p->argv[0]);
 		break;
 	case CON_MIGRATE_SET_PARAMETER:
 		migrate_cmd_set_parameter(p->argv[0], p->argv[1]);

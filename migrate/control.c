@@ -148,11 +148,32 @@ bool migrate_owns_dirty_log(const struct vm *vm)
 	return mig_source_owns_log(vm);
 }
 
+void migrate_page_wanted(u64 gfn)
+{
+	if (mig.role == MIG_ROLE_DEST)
+		mig_dest_page_wanted(gfn);
+}
+
+void migrate_page_latency(u64 ns)
+{
+	mig_lat_add(&mig.pc.lat, ns);
+}
+
+/* A fresh migration's statistics (either side). */
+void mig_stats_reset(void)
+{
+	memset(&mig.stats, 0, sizeof(mig.stats));
+	memset(&mig.pc, 0, sizeof(mig.pc));
+	mig_lat_init(&mig.pc.lat);
+	mig.postcopy_requested = false;
+}
+
 void migrate_cmd_migrate(int argc, char *const *argv)
 {
 	const char *uri = argv[argc - 1];
-	if (argc == 2 && strcmp(argv[0], "-d")) {
-		hv_printf("error: migrate takes [-d] tcp:HOST:PORT\n");
+	bool resume = argc == 2 && !strcmp(argv[0], "-r");
+	if (argc == 2 && strcmp(argv[0], "-d") && !resume) {
+		hv_printf("error: migrate takes [-d|-r] tcp:HOST:PORT\n");
 		return;
 	}
 	u32 addr;
@@ -163,6 +184,16 @@ void migrate_cmd_migrate(int argc, char *const *argv)
 	}
 	if (!net_up()) {
 		hv_printf("error: networking is off (see 'info network')\n");
+		return;
+	}
+	if (resume) {
+		if (mig.role != MIG_ROLE_SOURCE) {
+			hv_printf("error: migrate -r resumes a paused post-copy from its source; this host is none\n");
+			return;
+		}
+		snprintf(mig.peer, sizeof(mig.peer), "%u.%u.%u.%u:%u", addr >> 24, (addr >> 16) & 255,
+			 (addr >> 8) & 255, addr & 255, port);
+		mig_source_recover(__builtin_bswap32(addr), port);
 		return;
 	}
 	if (mig_status_busy(mig.status)) {
@@ -178,7 +209,7 @@ void migrate_cmd_migrate(int argc, char *const *argv)
 		hv_printf("error: plaintext migration needs the boot option migrate_plain\n");
 		return;
 	}
-	memset(&mig.stats, 0, sizeof(mig.stats));
+	mig_stats_reset();
 	mig.error[0] = '\0';
 	mig.handover[0] = '\0';
 	snprintf(mig.peer, sizeof(mig.peer), "%u.%u.%u.%u:%u", addr >> 24, (addr >> 16) & 255,
@@ -192,9 +223,43 @@ void migrate_cmd_migrate(int argc, char *const *argv)
 	u32 addr_be = __builtin_bswap32(addr);
 	if (mig_source_start(addr_be, port))
 		return;
-	hv_printf("migrate: to %s (downtime-limit %lu ms, max-bandwidth %s%lu, auto-converge %s)\n",
+	hv_printf("migrate: to %s (downtime-limit %lu ms, max-bandwidth %s%lu, auto-converge %s, "
+		  "postcopy-ram %s)\n",
 		  mig.peer, mig.params.downtime_limit_ms, mig.params.max_bandwidth ? "" : "unlimited ",
-		  mig.params.max_bandwidth, mig.params.auto_converge ? "on" : "off");
+		  mig.params.max_bandwidth, mig.params.auto_converge ? "on" : "off",
+		  mig.params.postcopy ? "on" : "off");
+}
+
+void migrate_cmd_start_postcopy(void)
+{
+	if (mig.role != MIG_ROLE_SOURCE || (mig.status != MIG_SETUP && mig.status != MIG_ACTIVE)) {
+		hv_printf("error: migrate_start_postcopy switches a running migration on its source (%s here)\n",
+			  mig_status_name(mig.status));
+		return;
+	}
+	if (!mig.params.postcopy) {
+		hv_printf("error: postcopy-ram is off: migrate_set_capability postcopy-ram on, before migrate\n");
+		return;
+	}
+	mig.postcopy_requested = true;
+	hv_printf("migrate_start_postcopy: switching as soon as pages flow\n");
+}
+
+void migrate_cmd_recover(const char *uri)
+{
+	u32 addr;
+	u16 port;
+	char why[160];
+	if (parse_uri(uri, &addr, &port, true)) {
+		hv_printf("error: migrate_recover wants tcp:0:PORT (port 1-65535)\n");
+		return;
+	}
+	if (mig.role != MIG_ROLE_DEST || mig_dest_recover(port, why, sizeof(why))) {
+		hv_printf("error: %s\n", mig.role != MIG_ROLE_DEST ? "migrate_recover is typed on the "
+			  "destination of a paused post-copy" : why);
+		return;
+	}
+	hv_printf("migrate_recover: listening on tcp port %u for the source's migrate -r\n", port);
 }
 
 void migrate_cmd_incoming(const char *uri)
@@ -226,6 +291,10 @@ void migrate_cmd_cancel(void)
 	}
 	if (mig.role == MIG_ROLE_DEST) {
 		mig_dest_cancel();
+		return;
+	}
+	if (mig.handover[0]) { /* post-copy after the hand-over: the guest runs there */
+		mig_source_abandon();
 		return;
 	}
 	mig_set_status(MIG_EV_CANCEL);
@@ -328,10 +397,12 @@ void migrate_cmd_set_capability(const char *name, const char *value)
 	}
 	if (!strcmp(name, "auto-converge"))
 		mig.params.auto_converge = on;
+	else if (!strcmp(name, "postcopy-ram"))
+		mig.params.postcopy = on;
 	else if (!strcmp(name, "validate-ram"))
 		mig.validate_ram = on;
 	else {
-		hv_printf("error: unknown capability '%s' (auto-converge, validate-ram)\n", name);
+		hv_printf("error: unknown capability '%s' (auto-converge, postcopy-ram, validate-ram)\n", name);
 		return;
 	}
 	hv_printf("%s: %s\n", name, on ? "on" : "off");
@@ -354,7 +425,43 @@ void migrate_cmd_info_parameters(void)
 void migrate_cmd_info_capabilities(void)
 {
 	hv_printf("auto-converge: %s\n", mig.params.auto_converge ? "on" : "off");
+	hv_printf("postcopy-ram: %s\n", mig.params.postcopy ? "on" : "off");
 	hv_printf("validate-ram: %s\n", mig.validate_ram ? "on" : "off");
+}
+
+/* Post-copy's lines (QEMU's names, then ours), once it switched. */
+static void info_postcopy(void)
+{
+	const struct mig_pc_stats *p = &mig.pc;
+	if (!p->pages_at_switch && !p->requests && !p->live_start_ns)
+		return;
+	if (mig.role == MIG_ROLE_SOURCE)
+		hv_printf("postcopy-switch: after round %u, %lu ms after the start: %s\n", p->switch_round,
+			  (p->switch_ns - mig.stats.start_ns) / 1000000, p->why);
+	hv_printf("postcopy-pages-at-switch: %lu\n", p->pages_at_switch);
+	hv_printf("postcopy-requests: %lu\n", p->requests);
+	hv_printf("postcopy-bytes: %lu\n", p->bytes);
+	if (p->live_start_ns) {
+		u64 end = p->live_end_ns ? p->live_end_ns : arch_time_ns();
+		hv_printf("postcopy-time: %lu ms (GO to the last page%s)\n", (end - p->live_start_ns) / 1000000,
+			  p->live_end_ns ? "" : ", so far");
+	}
+	if (mig.role == MIG_ROLE_SOURCE) {
+		hv_printf("postcopy-pages: %lu asked for, %lu pushed\n", p->pages_requested, p->pages_pushed);
+	} else {
+		struct mig_lat lat = p->lat; /* the median reorders the sample */
+		hv_printf("postcopy-pages: %lu arrived, %lu copies dropped (already here)\n", p->pages_arrived,
+			  p->pages_dropped);
+		hv_printf("postcopy-latency: %lu faults; min %lu us, median %lu us, max %lu us\n", lat.count,
+			  lat.count ? lat.min / 1000 : 0, mig_lat_median(&lat) / 1000, lat.max / 1000);
+		if (the_vm)
+			hv_printf("postcopy-blocked: %lu ms (guest faults %lu, Tern's own accesses %lu)\n",
+				  the_vm->stats.blocked_ns / 1000000, the_vm->stats.absent_faults,
+				  the_vm->stats.absent_fetches);
+		mig_dest_info();
+	}
+	if (p->recoveries)
+		hv_printf("postcopy-recoveries: %u\n", p->recoveries);
 }
 
 void migrate_cmd_info(void)
@@ -397,6 +504,7 @@ void migrate_cmd_info(void)
 	hv_printf("total: %lu bytes\n", s->total_pages * PAGE_SIZE);
 	hv_printf("duplicate: %lu pages\nnormal: %lu pages\nnormal-bytes: %lu bytes\n", s->duplicate,
 		  s->normal, s->normal * PAGE_SIZE);
+	info_postcopy();
 	if (mig.role != MIG_ROLE_SOURCE)
 		return;
 	hv_printf("pages-resent: %lu\n", s->pages_resent);

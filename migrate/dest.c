@@ -5,6 +5,17 @@
  * and run the VM only on GO (docs/migration-protocol.md). Anything wrong
  * before the ACK frees the partial VM and the host listens again; a GO
  * that never comes leaves the complete VM paused for migrate_continue.
+ *
+ * Post-copy: the stream ends its first part with the MAP of the pages
+ * still to come and POSTCOPY instead of END. Those pages become absent
+ * (hv/vm_absent.c) and the VM runs on GO; a page the vCPU waits for is
+ * asked for at once (REQ, on the reply direction, which carries nothing
+ * else), the others arrive as the source pushes them. A page that is here
+ * already is never written again: the guest may have changed it. After
+ * END and the last page, COMPLETE lets the source free its copy. A broken
+ * link pauses (postcopy-paused): the guest runs on until it touches a page
+ * that has not arrived, and migrate_recover waits for the source's
+ * migrate -r, which gets the map of the pages that are here (HAVE).
  */
 #include <tern/arch.h>
 #include <tern/log.h>
@@ -20,7 +31,13 @@
 
 #define RX_BUDGET (256 * 1024) /* bytes per poll: the console stays responsive */
 
-enum dphase { D_IDLE, D_STREAM, D_WAIT_GO, D_WAIT_CONTINUE };
+enum dphase {
+	D_IDLE, D_STREAM, D_WAIT_GO, D_WAIT_CONTINUE,
+	D_PC_LIVE,    /* post-copy: the VM runs here, pages arriving */
+	D_PC_PAUSED,  /* ... the link is gone: waiting for migrate_recover */
+	D_PC_LISTEN,  /* migrate_recover: listening for the source's migrate -r */
+	D_PC_RESUME,  /* connected: header and RESUME expected */
+};
 
 static struct {
 	enum dphase phase;
@@ -38,6 +55,12 @@ static struct {
 	u64 pages;
 	u64 wait_start_ns;
 	bool go;
+	/* post-copy */
+	u64 *map;          /* MAP: the pages still to come (bits) */
+	u64 *requested;    /* REQ sent on this connection */
+	bool postcopy;     /* POSTCOPY arrived: the VM runs before its pages */
+	bool complete;     /* END of a post-copy stream: every page is here */
+	u64 id;
 } dst;
 
 static struct log_limit busy_log = LOG_LIMIT("migrate: refused connections", 10000000000ULL, 3);
@@ -47,8 +70,11 @@ static void dest_release(void)
 	mig_conn_close(&dst.conn);
 	free(dst.dec);
 	free(dst.cpu);
+	free(dst.map);
+	free(dst.requested);
 	dst.dec = NULL;
 	dst.cpu = NULL;
+	dst.map = dst.requested = NULL;
 	dst.phase = D_IDLE;
 }
 
@@ -80,6 +106,18 @@ static void refuse(const char *why)
 
 static int on_header(void *ctx, const struct mig_header *h, char *why, size_t len)
 {
+	if (dst.phase == D_PC_RESUME) {
+		if (!(h->caps & MIG_CAP_RESUME) || h->ram_size != dst.vm->ram_size) {
+			snprintf(why, len, "this host waits for the post-copy of its %lu MiB VM to resume, "
+				 "not a new migration", dst.vm->ram_size >> 20);
+			return -1;
+		}
+		return 0; /* RESUME follows */
+	}
+	if (h->caps & MIG_CAP_RESUME) {
+		snprintf(why, len, "no post-copy is paused here to resume");
+		return -1;
+	}
 	struct mig_cpu_fp here;
 	arch_cpu_fingerprint(&here);
 	if (mig_fp_check(&h->fp, &here, why, len))
@@ -94,6 +132,13 @@ static int on_header(void *ctx, const struct mig_header *h, char *why, size_t le
 		return -1;
 	dst.vm = mig.slot;
 	dst.hdr = *h;
+	u64 words = BITMAP_WORDS(h->ram_size / PAGE_SIZE);
+	dst.map = calloc(words, sizeof(u64));
+	dst.requested = calloc(words, sizeof(u64));
+	if (!dst.map || !dst.requested) {
+		snprintf(why, len, "out of memory for the page maps");
+		return -1; /* dest_discard frees the VM */
+	}
 	u8 ok[1];
 	send_reply(ok, mig_enc_accept(ok));
 	mig.stats.setup_end_ns = arch_time_ns();
@@ -104,19 +149,52 @@ static int on_header(void *ctx, const struct mig_header *h, char *why, size_t le
 	return 0;
 }
 
+/* Post-copy: only a page that has not arrived is written; any other copy
+ * is older than what the guest has (it may have written the page since). */
+static bool take_page(u64 gfn)
+{
+	if (!dst.dec->postcopy_live)
+		return true;
+	if (!vm_page_absent(dst.vm, gfn)) {
+		mig.pc.pages_dropped++;
+		return false;
+	}
+	return true;
+}
+
+static void page_in(u64 gfn)
+{
+	dst.pages++;
+	if (dst.dec->postcopy_live) {
+		mig.pc.pages_arrived++;
+		vm_page_arrived(dst.vm, gfn);
+	}
+}
+
 static int on_page(void *ctx, u64 gfn, const u8 *data, char *why, size_t len)
 {
+	if (!take_page(gfn))
+		return 0;
 	memcpy(dst.vm->ram + gfn * PAGE_SIZE, data, PAGE_SIZE);
-	dst.pages++;
 	mig.stats.normal++;
+	page_in(gfn);
 	return 0;
 }
 
 static int on_fill(void *ctx, u64 gfn, u8 byte, char *why, size_t len)
 {
+	if (!take_page(gfn))
+		return 0;
 	memset(dst.vm->ram + gfn * PAGE_SIZE, byte, PAGE_SIZE);
-	dst.pages++;
 	mig.stats.duplicate++;
+	page_in(gfn);
+	return 0;
+}
+
+static int on_map(void *ctx, u64 first_gfn, const u64 *words, u16 nwords, char *why, size_t len)
+{
+	for (u16 i = 0; i < nwords; i++)
+		dst.map[first_gfn / 64 + i] |= words[i];
 	return 0;
 }
 
@@ -185,10 +263,92 @@ static int on_round(void *ctx, u32 round, char *why, size_t len)
 	return 0;
 }
 
+/* Every section arrived: load and validate them all (END or POSTCOPY). */
+static int load_state(char *why, size_t len)
+{
+	struct vm *vm = dst.vm;
+	const char *err;
+	if (vuart_load(&vm->uart, &dst.uart, &err)) {
+		snprintf(why, len, "%s", err);
+		return -1;
+	}
+	if (dst.have & HAVE_PC) {
+		vm_pc_adopt(vm);
+		if (vlapic_load(&vm->vcpu.lapic, &dst.pc, &err)) {
+			snprintf(why, len, "pc section: %s", err);
+			return -1;
+		}
+	}
+	if (arch_vcpu_load(&vm->vcpu, dst.cpu, why, len))
+		return -1;
+	vm->vcpu.timer_deadline_ns = dst.timer.deadline_ns;
+	vm->vcpu.timer_vector = (u8)dst.timer.vector;
+	vm->vcpu.halted = dst.timer.halted;
+	return 0;
+}
+
+static int sections_complete(const char *what, char *why, size_t len)
+{
+	if (!dst.vm) {
+		snprintf(why, len, "%s before any VM was created", what);
+		return -1;
+	}
+	for (unsigned i = 0; i < ARRAY_SIZE(sections); i++)
+		if (!(dst.have & (1u << i)) && !sections[i].optional) {
+			snprintf(why, len, "stream ended without the %s section", sections[i].name);
+			return -1;
+		}
+	return 0;
+}
+
+static void send_ack(void)
+{
+	if (mig.fault == MIG_FAULT_DROP_ACK) {
+		hv_log("migrate: test fault drop-ack: everything loaded, ACK not sent\n");
+	} else {
+		u8 ack[1];
+		send_reply(ack, mig_enc_ack(ack));
+	}
+	dst.phase = D_WAIT_GO;
+	dst.wait_start_ns = arch_time_ns();
+}
+
+/* The state is here, the MAP'd pages are not: they become absent, then ACK. */
+static int on_postcopy(void *ctx, u64 id, char *why, size_t len)
+{
+	if (sections_complete("POSTCOPY", why, len) || load_state(why, len))
+		return -1;
+	if (vm_absent_begin(dst.vm, dst.map)) {
+		snprintf(why, len, "out of memory for post-copy (EPT tables)");
+		return -1;
+	}
+	dst.postcopy = true;
+	dst.id = id;
+	mig.pc.pages_at_switch = dst.vm->absent.count;
+	mig_set_status(MIG_EV_POSTCOPY);
+	send_ack();
+	hv_log("migrate: post-copy: state loaded after %lu pages, %lu pages to come; waiting for GO\n",
+	       dst.pages, dst.vm->absent.count);
+	return 0;
+}
+
+/* Post-copy's END: the source sent every page. */
+static int on_end_postcopy(char *why, size_t len)
+{
+	if (dst.vm->absent.map) {
+		snprintf(why, len, "END with %lu pages still missing", dst.vm->absent.count);
+		return -1;
+	}
+	dst.complete = true;
+	return 0;
+}
+
 /* Everything arrived: load and validate it all, then ACK. */
 static int on_end(void *ctx, bool has_digest, u64 digest, char *why, size_t len)
 {
 	struct vm *vm = dst.vm;
+	if (dst.postcopy)
+		return on_end_postcopy(why, len);
 	if (!vm) {
 		snprintf(why, len, "END before any VM was created");
 		return -1;
@@ -210,31 +370,9 @@ static int on_end(void *ctx, bool has_digest, u64 digest, char *why, size_t len)
 		}
 		hv_log("migrate: validate-ram: all %lu MiB match the source's digest\n", vm->ram_size >> 20);
 	}
-	const char *err;
-	if (vuart_load(&vm->uart, &dst.uart, &err)) {
-		snprintf(why, len, "%s", err);
+	if (load_state(why, len))
 		return -1;
-	}
-	if (dst.have & HAVE_PC) {
-		vm_pc_adopt(vm);
-		if (vlapic_load(&vm->vcpu.lapic, &dst.pc, &err)) {
-			snprintf(why, len, "pc section: %s", err);
-			return -1;
-		}
-	}
-	if (arch_vcpu_load(&vm->vcpu, dst.cpu, why, len))
-		return -1;
-	vm->vcpu.timer_deadline_ns = dst.timer.deadline_ns;
-	vm->vcpu.timer_vector = (u8)dst.timer.vector;
-	vm->vcpu.halted = dst.timer.halted;
-	if (mig.fault == MIG_FAULT_DROP_ACK) {
-		hv_log("migrate: test fault drop-ack: everything loaded, ACK not sent\n");
-	} else {
-		u8 ack[1];
-		send_reply(ack, mig_enc_ack(ack));
-	}
-	dst.phase = D_WAIT_GO;
-	dst.wait_start_ns = arch_time_ns();
+	send_ack();
 	mig_set_status(MIG_EV_STOP_COPY);
 	hv_log("migrate: stream complete (%lu pages, %u rounds), state loaded; waiting for GO\n",
 	       dst.pages, dst.rounds);
@@ -249,6 +387,14 @@ static void run_here(const char *how)
 	arch_vcpu_set_tsc(&vm->vcpu, dst.time.guest_tsc);
 	vm->started_ns = arch_time_ns();
 	vm->state = VM_RUNNING;
+	if (dst.postcopy) {
+		/* The pages follow: the connection stays, the status too. */
+		mig.pc.live_start_ns = vm->started_ns;
+		dst.phase = D_PC_LIVE;
+		mig_report("migrate: %s: the VM runs on this host now (from %s); post-copy: %lu pages to come\n",
+			   how, mig.peer, vm->absent.count);
+		return;
+	}
 	mig.stats.end_ns = arch_time_ns();
 	mig.stats.pause_ns = mig.stats.end_ns;
 	mig_set_status(MIG_EV_DONE);
@@ -263,6 +409,57 @@ static int on_go(void *ctx, char *why, size_t len)
 	return 0;
 }
 
+/* Which pages are here, for the source's migrate -r (it resends the rest). */
+static int send_have(void)
+{
+	u64 pages = dst.vm->ram_size / PAGE_SIZE, words = BITMAP_WORDS(pages);
+	u64 chunk[MIG_HAVE_WORDS_MAX];
+	u8 buf[MIG_MAP_HDR_LEN + 8 * MIG_HAVE_WORDS_MAX];
+	for (u64 w = 0; w < words; w += MIG_HAVE_WORDS_MAX) {
+		u16 n = (u16)MIN(words - w, (u64)MIG_HAVE_WORDS_MAX);
+		for (u16 i = 0; i < n; i++) {
+			chunk[i] = dst.vm->absent.map ? ~dst.vm->absent.map[w + i] : ~0ULL;
+			if ((w + i + 1) * 64 > pages)
+				chunk[i] &= (1ULL << (pages % 64)) - 1;
+		}
+		size_t len = mig_enc_have(buf, w * 64, chunk, n);
+		if (mig_conn_send(&dst.conn, buf, len) != (long)len)
+			return -1;
+	}
+	size_t len = mig_enc_have_end(buf);
+	return mig_conn_send(&dst.conn, buf, len) == (long)len ? 0 : -1;
+}
+
+static void request(u64 gfn)
+{
+	u8 rec[9];
+	if (bitmap_test(dst.requested, gfn))
+		return;
+	if (mig_conn_send(&dst.conn, rec, mig_enc_req(rec, gfn)) != 9)
+		return; /* asked again on the next poll (dest_poll) */
+	bitmap_set(dst.requested, gfn);
+	mig.pc.requests++;
+}
+
+static int on_resume(void *ctx, u64 id, char *why, size_t len)
+{
+	if (id != dst.id) {
+		snprintf(why, len, "RESUME of migration %#lx; the VM here came with %#lx", id, dst.id);
+		return -1;
+	}
+	memset(dst.requested, 0, BITMAP_WORDS(dst.vm->ram_size / PAGE_SIZE) * sizeof(u64));
+	if (send_have()) {
+		snprintf(why, len, "could not queue the page map for the source");
+		return -1;
+	}
+	dst.phase = D_PC_LIVE;
+	mig.pc.recoveries++;
+	mig_set_status(MIG_EV_RECOVERED);
+	mig_report("migrate: post-copy recovered: %s reconnected; %lu pages still to come\n", mig.peer,
+		   dst.vm->absent.count);
+	return 0;
+}
+
 static const struct mig_dec_ops dec_ops = {
 	.header = on_header,
 	.page = on_page,
@@ -271,7 +468,25 @@ static const struct mig_dec_ops dec_ops = {
 	.round = on_round,
 	.end = on_end,
 	.go = on_go,
+	.map = on_map,
+	.postcopy = on_postcopy,
+	.resume = on_resume,
 };
+
+/* Post-copy after GO: the link failed. The VM stays here (it may have run);
+ * the vCPU goes on until it needs a page that has not arrived. */
+static void dest_pc_paused(const char *reason)
+{
+	char why[200];
+	snprintf(why, sizeof(why), "%s", reason);
+	mig_conn_close(&dst.conn);
+	dst.phase = D_PC_PAUSED;
+	mig_set_status(MIG_EV_PAUSE);
+	mig_report("migrate: postcopy-paused: %s. %lu pages have not arrived; the guest runs until it "
+		   "needs one, then waits. If the source is up: migrate_recover tcp:0:PORT here, then "
+		   "migrate -r tcp:HOST:PORT there. If the source is down, the VM cannot be completed: "
+		   "it stays paused here.\n", why, dst.vm->absent.count);
+}
 
 /* Turn a connection away before it carries anything (logged, rate-limited). */
 static err_t refuse_conn(struct tcp_pcb *pcb, const char *ip, const char *why)
@@ -282,10 +497,27 @@ static err_t refuse_conn(struct tcp_pcb *pcb, const char *ip, const char *why)
 	return ERR_ABRT;
 }
 
+/* migrate_recover's listener: the source's migrate -r, in place of the old
+ * connection; the VM and its maps stay as they are. */
+static err_t accept_resume(struct tcp_pcb *pcb)
+{
+	char ip[16];
+	ip4addr_ntoa_r(&pcb->remote_ip, ip, sizeof(ip));
+	if (mig_conn_accept(&dst.conn, pcb, mig.tls_creds))
+		return refuse_conn(pcb, ip, "out of TLS memory");
+	mig_dec_init(dst.dec, &dec_ops, NULL);
+	snprintf(mig.peer, sizeof(mig.peer), "%s:%u", ip, pcb->remote_port);
+	dst.phase = D_PC_RESUME;
+	hv_log("migrate: post-copy: %s connected to resume\n", mig.peer);
+	return ERR_OK;
+}
+
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	if (err != ERR_OK || !pcb)
 		return ERR_VAL;
+	if (dst.phase == D_PC_LISTEN)
+		return accept_resume(pcb);
 	const char *busy = dst.phase != D_IDLE ? "a migration is already arriving"
 			   : the_vm                ? "this host already runs a VM"
 			   : mig_status_busy(mig.status) ? "a migration is in progress"
@@ -311,7 +543,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		return refuse_conn(pcb, ip, mem ? "out of TLS memory" : "out of memory");
 	}
 	mig_dec_init(dst.dec, &dec_ops, NULL);
-	memset(&mig.stats, 0, sizeof(mig.stats));
+	mig_stats_reset();
 	mig.error[0] = '\0';
 	snprintf(mig.peer, sizeof(mig.peer), "%s:%u", ip, pcb->remote_port);
 	mig.role = MIG_ROLE_DEST;
@@ -353,23 +585,46 @@ int mig_dest_listen(u16 port, char *why, size_t len)
 	return 0;
 }
 
+static bool pc_phase(void)
+{
+	return dst.phase >= D_PC_LIVE;
+}
+
+/* Post-copy's END and the last page are in: the source may free its copy. */
+static void pc_complete(void)
+{
+	u8 rec[1];
+	send_reply(rec, mig_enc_complete(rec));
+	mig.stats.end_ns = mig.pc.live_end_ns = arch_time_ns();
+	mig_set_status(MIG_EV_DONE);
+	mig_report("migrate: completed (post-copy): every page arrived from %s; %lu asked for, %lu "
+		   "waits of the vCPU (median %lu us, max %lu us), %lu ms waiting in all\n", mig.peer,
+		   mig.pc.requests, mig.pc.lat.count, mig_lat_median(&mig.pc.lat) / 1000,
+		   mig.pc.lat.max / 1000, dst.vm->stats.blocked_ns / 1000000);
+	dst.vm = NULL;
+	dest_release();
+}
+
 static void feed_stream(void)
 {
 	static u8 buf[4096];
 	for (size_t budget = RX_BUDGET; budget && dst.phase != D_IDLE;) {
 		long n = mig_conn_recv(&dst.conn, buf, sizeof(buf));
 		if (n == 0)
-			return;
+			break;
 		if (n < 0) {
+			const char *why = n == TCP_PIPE_CLOSED ? "the source closed the connection"
+							       : "the connection from the source failed";
 			if (dst.phase == D_STREAM)
-				dest_discard(n == TCP_PIPE_CLOSED ? "the source closed the connection mid-stream"
-								  : "the connection from the source failed mid-stream");
-			else
-				return; /* D_WAIT_GO: handled by the caller */
-			return;
+				dest_discard(why);
+			else if (pc_phase())
+				dest_pc_paused(why);
+			return; /* D_WAIT_GO: handled by the caller */
 		}
 		budget -= MIN(budget, (size_t)n);
 		mig.stats.transferred += (u64)n;
+		if (pc_phase())
+			mig.pc.bytes += (u64)n;
 		mig_dec_feed(dst.dec, buf, (size_t)n);
 		if (dst.dec->status == MIG_DEC_ERROR) {
 			char why[200];
@@ -377,17 +632,30 @@ static void feed_stream(void)
 			if (dst.phase == D_STREAM) {
 				refuse(why);
 				dest_discard(why);
+			} else if (pc_phase()) {
+				refuse(why);
+				dest_pc_paused(why);
 			} else {
 				hv_log("migrate: after ACK the source sent something other than GO: %s\n", why);
 				dst.phase = D_WAIT_CONTINUE;
 			}
-			return;
+			break;
 		}
 		if (dst.go) {
+			dst.go = false;
 			run_here("GO received");
+			if (dst.phase == D_IDLE)
+				return;
+		}
+		if (dst.complete) {
+			if (dst.vm)
+				vm_absent_flush(dst.vm);
+			pc_complete();
 			return;
 		}
 	}
+	if (dst.vm && dst.postcopy)
+		vm_absent_flush(dst.vm);
 }
 
 static void wait_continue(const char *what)
@@ -401,10 +669,13 @@ static void wait_continue(const char *what)
 
 void mig_dest_poll(u64 now)
 {
-	if (dst.phase == D_IDLE || dst.phase == D_WAIT_CONTINUE)
+	if (dst.phase == D_IDLE || dst.phase == D_WAIT_CONTINUE || dst.phase == D_PC_PAUSED ||
+	    dst.phase == D_PC_LISTEN)
 		return;
 	if (mig_conn_failed(&dst.conn)) {
-		if (dst.phase == D_STREAM)
+		if (pc_phase())
+			dest_pc_paused("the connection from the source was reset");
+		else if (dst.phase == D_STREAM)
 			dest_discard("the connection from the source was reset mid-stream");
 		else
 			wait_continue("GO not received (the connection was reset)");
@@ -412,11 +683,23 @@ void mig_dest_poll(u64 now)
 	}
 	int up = mig_conn_progress(&dst.conn);
 	if (up < 0) {
-		dest_discard(dst.conn.tls_error);
+		if (pc_phase())
+			dest_pc_paused(dst.conn.tls_error);
+		else
+			dest_discard(dst.conn.tls_error);
 		return;
 	}
 	if (up)
 		feed_stream();
+	if (pc_phase()) {
+		struct vcpu *vcpu = &dst.vm->vcpu;
+		/* A request whose send failed, or one from before a recovery. */
+		if (dst.phase == D_PC_LIVE && vcpu_blocked(vcpu))
+			request(vcpu->wait_gfn);
+		if (mig_since(now, dst.conn.last_rx_ns) > MIG_IDLE_TIMEOUT_NS)
+			dest_pc_paused("nothing received from the source for 10 s");
+		return;
+	}
 	if (dst.phase == D_STREAM && mig_since(now, dst.conn.last_rx_ns) > MIG_IDLE_TIMEOUT_NS) {
 		refuse("nothing received for 10 s");
 		dest_discard("nothing received from the source for 10 s");
@@ -434,6 +717,11 @@ void mig_dest_cancel(void)
 {
 	if (dst.phase == D_IDLE) {
 		hv_printf("error: no migration is arriving\n");
+		return;
+	}
+	if (pc_phase()) {
+		hv_printf("error: the VM runs here (post-copy) with %lu pages that only the source has; "
+			  "it cannot be cancelled\n", dst.vm->absent.count);
 		return;
 	}
 	if (dst.phase == D_WAIT_CONTINUE) {
@@ -469,4 +757,34 @@ void mig_dest_continue(void)
 		return;
 	}
 	run_here("migrate_continue");
+	if (dst.postcopy) /* its pages come with migrate_recover */
+		dest_pc_paused("GO was lost; the VM was started by migrate_continue");
+}
+
+int mig_dest_recover(u16 port, char *why, size_t len)
+{
+	if (dst.phase != D_PC_PAUSED && dst.phase != D_PC_LISTEN) {
+		snprintf(why, len, "migrate_recover resumes a paused post-copy; none here (%s)",
+			 mig_status_name(mig.status));
+		return -1;
+	}
+	if (mig_dest_listen(port, why, len))
+		return -1;
+	if (dst.phase == D_PC_PAUSED)
+		mig_set_status(MIG_EV_RECOVER);
+	dst.phase = D_PC_LISTEN;
+	return 0;
+}
+
+void mig_dest_page_wanted(u64 gfn)
+{
+	if (dst.phase == D_PC_LIVE)
+		request(gfn);
+}
+
+void mig_dest_info(void)
+{
+	if (!dst.postcopy || !dst.vm)
+		return;
+	hv_printf("postcopy-pages-missing: %lu\n", dst.vm->absent.count);
 }

@@ -7,6 +7,7 @@
 #define MIGRATE_ENGINE_H
 
 #include <tern/mig_policy.h>
+#include <tern/mig_postcopy.h>
 #include <tern/mig_stream.h>
 #include <tern/tcp_pipe.h>
 #include <tern/types.h>
@@ -74,6 +75,23 @@ struct mig_stats {
 	u64 final_pages;
 };
 
+/* Post-copy (QEMU's postcopy-* statistics plus ours), both sides. */
+struct mig_pc_stats {
+	u64 switch_ns;          /* when the source paused the guest for the switch */
+	u32 switch_round;       /* the pre-copy rounds before it */
+	char why[200];          /* why it switched (the policy's figures, or the operator) */
+	u64 pages_at_switch;    /* pages still to come then */
+	u64 requests;           /* REQ records (source: received; destination: sent) */
+	u64 pages_requested;    /* source: pages sent because they were asked for */
+	u64 pages_pushed;       /* source: pages pre-paging pushed */
+	u64 bytes;              /* postcopy-bytes: sent (source) / received (destination) after GO */
+	u64 pages_arrived;      /* destination: absent pages filled */
+	u64 pages_dropped;      /* destination: copies of pages it had already (never written) */
+	u32 recoveries;         /* successful migrate -r / migrate_recover */
+	u64 live_start_ns, live_end_ns; /* GO .. the last page */
+	struct mig_lat lat;     /* destination: how long the vCPU waited per fault */
+};
+
 enum mig_role { MIG_ROLE_NONE, MIG_ROLE_SOURCE, MIG_ROLE_DEST };
 
 struct mig_engine {
@@ -89,6 +107,8 @@ struct mig_engine {
 	char error[200];       /* why it failed or was refused */
 	char handover[200];    /* source: to whom the VM was handed (kept after the VM is gone) */
 	struct mig_stats stats;
+	struct mig_pc_stats pc;
+	bool postcopy_requested; /* migrate_start_postcopy: switch at the next chance */
 	struct mig_policy policy;
 	u64 last_progress_ns;
 	u64 last_progress_guest_ns; /* hv_guest_ns() then: the CPU share since */
@@ -113,15 +133,24 @@ void mig_source_poll(u64 now);
 void mig_source_cancel(void);
 bool mig_source_owns_log(const struct vm *vm);
 void mig_source_info(void);
+/* migrate -r: reconnect a paused post-copy; 0, or -1 with an answer printed. */
+int mig_source_recover(u32 addr_be, u16 port);
+/* migrate_cancel in postcopy-paused: give the source's copy up. */
+void mig_source_abandon(void);
 
 /* dest.c */
 int mig_dest_listen(u16 port, char *why, size_t len);
 void mig_dest_poll(u64 now);
 void mig_dest_cancel(void);
 void mig_dest_continue(void);
+/* migrate_recover: listen for the source's migrate -r; 0, or -1 with why. */
+int mig_dest_recover(u16 port, char *why, size_t len);
+void mig_dest_page_wanted(u64 gfn);
+void mig_dest_info(void);
 
 /* control.c */
 void mig_set_status(enum mig_event ev);
+void mig_stats_reset(void);
 /* An event line for serial and the network console's client (ends in \n). */
 __printf(1, 2) void mig_report(const char *fmt, ...);
 /* Fail the migration with a reason (printed and kept for info migrate). */

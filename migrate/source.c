@@ -9,6 +9,16 @@
  * and each round ends with a harvest, so a write that lands after a page was
  * read is in a later round's set or in the final one (the log may report a
  * page twice, never miss one: tern/dirty.h).
+ *
+ * Post-copy (docs/migration.md): instead of the final copy, the switch
+ * pauses the guest, sends its state and the MAP of the pages still to come,
+ * and after the ACK hands the VM over at once; the destination runs it and
+ * asks for pages as it touches them. Asked-for pages go first, the rest are
+ * pushed (pre-paging, near the latest fault first), with few bytes in
+ * flight, so that a request never waits behind much. From the hand-over on
+ * the guest can never run here again: a broken link pauses the migration
+ * (postcopy-paused) with every page kept, until migrate -r reconnects and
+ * the destination says which pages it has.
  */
 #include <tern/arch.h>
 #include <tern/bitmap.h>
@@ -27,8 +37,20 @@
 #define OUT_CAP (3 + BATCH * MIG_PAGE_ENTRY_MAX)
 #define STALL_NS (10ULL * 1000000000ULL) /* bytes owed, nothing acknowledged: the link is gone */
 #define GO_FLUSH_NS (5ULL * 1000000000ULL)
+/* Post-copy: at most this much handed to TCP and not yet acknowledged, so
+ * that a requested page waits behind little (about 16 ms at 1 MiB/s). */
+#define PC_INFLIGHT (16 * 1024)
 
-enum phase { S_IDLE, S_CONNECTING, S_WAIT_ACCEPT, S_ROUNDS, S_FINAL, S_WAIT_ACK, S_GO_FLUSH };
+/* Order matters: flush() counts bytes by phase. */
+enum phase {
+	S_IDLE, S_CONNECTING, S_WAIT_ACCEPT, S_ROUNDS,
+	S_FINAL, S_PC_STATE, S_WAIT_ACK, S_GO_FLUSH, /* the guest paused (or gone) */
+	S_PC_LIVE,      /* post-copy: the guest runs there; serving requests, pushing the rest */
+	S_PC_END,       /* every page sent, END too: waiting for COMPLETE */
+	S_PC_PAUSED,    /* the link failed: every page kept, waiting for migrate -r */
+	S_PC_RECONNECT, /* migrate -r: connecting */
+	S_PC_HAVE,      /* reconnected: reading which pages the destination has */
+};
 
 static struct {
 	enum phase phase;
@@ -45,8 +67,19 @@ static struct {
 	u64 live_start_ns, live_sent;
 	u8 *out;
 	size_t out_len, out_off;
-	int final_step;            /* FINAL: 0 pages, 1..5 sections, 6 END, 7 sent */
+	int final_step;            /* FINAL: 0 pages, 1..5 sections, 6 END, 7 sent;
+				    * PC_STATE: 1..5 sections, 6 the CR3 page, 7 MAP, 8 POSTCOPY */
 	struct vcpu_state *cpu;
+	/* post-copy: send holds the pages the destination still needs */
+	bool postcopy;             /* the switch happened (state sent or being sent) */
+	bool handed_over;          /* ACK seen: the guest never runs here again */
+	u64 id;                    /* this migration, for RESUME */
+	u64 map_word;              /* PC_STATE: the next MAP word to send */
+	struct mig_req_queue reqs;
+	struct mig_prepage prepage;
+	u64 pc_wait_ns;            /* PC_END: since; PC_HAVE: since */
+	u32 recover_addr_be;
+	u16 recover_port;
 	struct mig_reply_dec rep;
 	u64 wait_start_ns;
 	u64 acked_seen, ack_progress_ns;
@@ -85,8 +118,15 @@ static void source_release(bool resume)
 	src.vm = NULL;
 }
 
+static void source_pc_paused(const char *reason);
+
 static void source_failed(const char *reason)
 {
+	if (src.handed_over) {
+		/* The guest runs there now: never back here; keep every page. */
+		source_pc_paused(reason);
+		return;
+	}
 	char why[200]; /* reason may live in what source_release clears */
 	snprintf(why, sizeof(why), "%s", reason);
 	bool paused = src.vm && src.vm->state == VM_FINISH_MIGRATE;
@@ -144,6 +184,7 @@ int mig_source_start(u32 addr_be, u16 port)
 		return -1;
 	}
 	mig_reply_init(&src.rep);
+	src.rep.ram_pages = src.nr_pages;
 	mig.stats.total_pages = src.nr_pages;
 	src.phase = S_CONNECTING;
 	src.wait_start_ns = arch_time_ns();
@@ -172,7 +213,9 @@ static bool flush(void)
 		mig.stats.transferred += (u64)n;
 		if (src.phase == S_ROUNDS)
 			src.live_sent += (u64)n;
-		if (src.phase >= S_FINAL)
+		if (src.phase >= S_PC_LIVE)
+			mig.pc.bytes += (u64)n;
+		else if (src.phase >= S_FINAL)
 			mig.stats.downtime_bytes += (u64)n;
 		else
 			mig.stats.precopy_bytes += (u64)n;
@@ -181,15 +224,34 @@ static bool flush(void)
 	return true;
 }
 
-static void send_header(void)
+/* resume: the header of migrate -r's connection, then RESUME. */
+static void send_header(bool resume)
 {
 	struct mig_header h = { .version = MIG_VERSION, .page_size = MIG_PAGE_SIZE };
 	h.ram_size = src.vm->ram_size;
 	h.tsc_hz = arch_tsc_hz();
-	h.caps = mig.validate_ram ? MIG_CAP_VALIDATE_RAM : 0;
+	h.caps = resume ? MIG_CAP_RESUME : mig.validate_ram ? MIG_CAP_VALIDATE_RAM : 0;
 	arch_cpu_fingerprint(&h.fp);
 	u8 buf[MIG_HEADER_LEN];
 	stage(buf, mig_enc_header(buf, &h));
+	if (resume) {
+		u8 rec[9];
+		stage(rec, mig_enc_resume(rec, src.id));
+	}
+}
+
+/* One page as a PAGES record of its own (post-copy: each may be asked for). */
+static void stage_one_page(u64 g)
+{
+	u8 head[3];
+	stage(head, mig_enc_pages_begin(head, 1));
+	size_t len = mig_enc_page(src.out + src.out_len, g, src.vm->ram + g * PAGE_SIZE);
+	src.out_len += len;
+	if (len < MIG_PAGE_ENTRY_MAX)
+		mig.stats.duplicate++;
+	else
+		mig.stats.normal++;
+	src.send[g / 64] &= ~(1ULL << (g % 64));
 }
 
 /* Stage up to one batch of the pages set in send; false when none are left. */
@@ -263,6 +325,41 @@ static void enter_final(u64 now, enum mig_reason why)
 	       mig_reason_name(why), mig.stats.final_pages, src.round);
 }
 
+/*
+ * The switch to post-copy: the guest stops as for the final copy, but what
+ * is still dirty goes after the hand-over, when the destination wants it.
+ * why: the policy's figures, or the operator.
+ */
+static void enter_postcopy(u64 now, const char *why)
+{
+	struct vm *vm = src.vm;
+	src.was_running = vm->state == VM_RUNNING;
+	vm->state = VM_FINISH_MIGRATE;
+	mig.stats.pause_ns = now;
+	arch_vcpu_save(&vm->vcpu, src.cpu);
+	mig_set_status(MIG_EV_POSTCOPY);
+	/* As enter_final: whatever the guest dirtied, held back or this round
+	 * did not reach yet is what the destination must not trust. */
+	mig.stats.dirty_sync_count++;
+	dirty_log_harvest(vm, src.prev);
+	for (u64 w = 0; w < BITMAP_WORDS(src.nr_pages); w++)
+		src.dirty[w] |= src.prev[w];
+	mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, false);
+	src.postcopy = true;
+	u64 t = arch_cycles();
+	src.id = (t ^ (t >> 29) ^ (u64)src.nr_pages << 40) | 1;
+	mig.pc.switch_ns = now;
+	mig.pc.switch_round = src.round;
+	snprintf(mig.pc.why, sizeof(mig.pc.why), "%s", why);
+	mig.pc.pages_at_switch = bitmap_weight(src.send, src.nr_pages);
+	mig.stats.final_pages = mig.pc.pages_at_switch;
+	src.phase = S_PC_STATE;
+	src.final_step = 1;
+	src.map_word = 0;
+	hv_log("migrate: switching to post-copy after %u rounds (%s): vCPU paused, %lu pages will follow the VM\n",
+	       src.round, why, mig.pc.pages_at_switch);
+}
+
 /* A round sent everything it had: harvest, ask the policy, go on or stop. */
 static void end_round(u64 now)
 {
@@ -277,6 +374,10 @@ static void end_round(u64 now)
 	       src.round, src.cur.pages_sent, src.cur.pages_dirtied, src.cur.duration_ns / 1000000,
 	       mig.policy.bandwidth / 1024, pending, why == MIG_GO_ON ? "" : " -> stop: ",
 	       why == MIG_GO_ON ? "" : mig_reason_name(why));
+	if (why == MIG_SWITCH_POSTCOPY) {
+		enter_postcopy(now, mig.policy.why);
+		return;
+	}
 	if (why != MIG_GO_ON) {
 		enter_final(now, why);
 		return;
@@ -296,6 +397,11 @@ static void pump_rounds(u64 now)
 			return;
 		if (src.phase != S_ROUNDS)
 			return;
+		if (mig.postcopy_requested) {
+			mig.postcopy_requested = false;
+			enter_postcopy(now, "migrate_start_postcopy (the operator)");
+			return;
+		}
 		if (mig.fault == MIG_FAULT_CUT_PAGES && src.round == 1 &&
 		    src.cursor > src.nr_pages / 2) {
 			mig_conn_close(&src.conn);
@@ -390,11 +496,112 @@ static void pump_final(u64 now)
 	}
 }
 
+/* The state, the page at CR3 (the first the guest needs), the MAP of what
+ * is still to come, POSTCOPY; then the ACK. */
+static void pump_pc_state(u64 now)
+{
+	for (;;) {
+		if (!flush())
+			return;
+		if (src.final_step <= 5) {
+			stage_state(src.final_step++);
+			continue;
+		}
+		if (src.final_step == 6) {
+			u64 g = (src.cpu->cr3 & ~0xfffULL) / PAGE_SIZE;
+			if (g < src.nr_pages && bitmap_test(src.send, g))
+				stage_one_page(g);
+			src.final_step++;
+			continue;
+		}
+		if (src.final_step == 7) {
+			u64 words = BITMAP_WORDS(src.nr_pages);
+			while (src.map_word < words && !src.send[src.map_word])
+				src.map_word++;
+			if (src.map_word < words) {
+				u16 n = (u16)MIN(words - src.map_word, (u64)MIG_MAP_WORDS_MAX);
+				src.out_len += mig_enc_map(src.out + src.out_len, src.map_word * 64,
+							   src.send + src.map_word, n);
+				src.map_word += n;
+				continue;
+			}
+			src.final_step++;
+		}
+		u8 rec[9];
+		stage(rec, mig_enc_postcopy(rec, src.id));
+		src.phase = S_WAIT_ACK; /* which flushes the rest */
+		src.wait_start_ns = now;
+		hv_log("migrate: post-copy: state and map staged (%lu bytes since the pause); waiting for the destination's ACK\n",
+		       mig.stats.downtime_bytes + src.out_len - src.out_off);
+		return;
+	}
+}
+
+/* Post-copy after GO: asked-for pages first, then pre-paging, a few at a
+ * time; END once every page is out. */
+static void pump_pc_live(u64 now)
+{
+	for (;;) {
+		if (!flush())
+			return;
+		if (src.phase != S_PC_LIVE)
+			return;
+		if (mig_conn_unacked(&src.conn) > PC_INFLIGHT)
+			return;
+		u64 g = src.nr_pages;
+		bool asked = false;
+		while (mig_req_pop(&src.reqs, &g)) {
+			/* Not in send: it is on its way already (or there). */
+			if (bitmap_test(src.send, g)) {
+				asked = true;
+				break;
+			}
+			g = src.nr_pages;
+		}
+		if (!asked)
+			g = mig_prepage_next(&src.prepage, src.send);
+		if (g >= src.nr_pages) {
+			u8 rec[MIG_END_LEN];
+			stage(rec, mig_enc_end(rec, false, 0));
+			src.phase = S_PC_END;
+			src.pc_wait_ns = now;
+			flush();
+			hv_log("migrate: post-copy: every page sent (%lu asked for, %lu pushed); waiting for COMPLETE\n",
+			       mig.pc.pages_requested, mig.pc.pages_pushed);
+			return;
+		}
+		stage_one_page(g);
+		if (asked)
+			mig.pc.pages_requested++;
+		else
+			mig.pc.pages_pushed++;
+	}
+}
+
+/* Reconnected (migrate -r): the destination's HAVE map decides what is sent
+ * again; what left before the link failed may never have arrived. */
+static void have_done(u64 now)
+{
+	for (u64 w = 0; w < BITMAP_WORDS(src.nr_pages); w++)
+		src.send[w] = ~src.held[w];
+	if (src.nr_pages % 64)
+		src.send[src.nr_pages / 64] &= (1ULL << (src.nr_pages % 64)) - 1;
+	mig_req_init(&src.reqs);
+	mig_prepage_init(&src.prepage, src.nr_pages);
+	mig.pc.recoveries++;
+	mig_set_status(MIG_EV_RECOVERED);
+	src.phase = S_PC_LIVE;
+	mig_report("migrate: post-copy recovered with %s: %lu pages still to send\n", mig.peer,
+		   bitmap_weight(src.send, src.nr_pages));
+	(void)now;
+}
+
 /* The destination loaded everything: hand over (never run here again), then GO. */
 static void hand_over(u64 now)
 {
 	struct vm *vm = src.vm;
 	vm->state = VM_POSTMIGRATE;
+	src.handed_over = true;
 	snprintf(mig.handover, sizeof(mig.handover), "handed over to %s at %lu ms (host clock)",
 		 mig.peer, now / 1000000);
 	hv_log("migrate: ACK from %s: the VM is handed over and will not run here again\n", mig.peer);
@@ -404,11 +611,22 @@ static void hand_over(u64 now)
 		u8 go[1];
 		stage(go, mig_enc_go(go));
 	}
-	mig.stats.end_ns = now;
 	mig.stats.downtime_ns = now - mig.stats.pause_ns;
+	src.wait_start_ns = now;
+	if (src.postcopy) {
+		/* The pages follow; nothing of the guest changes here any more. */
+		dirty_log_stop(vm);
+		mig_req_init(&src.reqs);
+		mig_prepage_init(&src.prepage, src.nr_pages);
+		mig.pc.live_start_ns = now;
+		src.phase = S_PC_LIVE;
+		mig_report("migrate: post-copy: the VM runs on %s now; %lu pages follow (asked-for first)\n",
+			   mig.peer, bitmap_weight(src.send, src.nr_pages));
+		return;
+	}
+	mig.stats.end_ns = now;
 	mig_set_status(MIG_EV_DONE);
 	src.phase = S_GO_FLUSH;
-	src.wait_start_ns = now;
 }
 
 /* After GO: the VM lives elsewhere; give its memory back. */
@@ -421,9 +639,92 @@ static void source_finish(void)
 	snprintf(gone, sizeof(gone), "postmigrate: %s; this host can receive a VM (migrate_incoming)",
 		 mig.handover);
 	con_set_no_vm_reason(gone);
+	if (mig.status == MIG_POSTCOPY_ACTIVE) {
+		mig.stats.end_ns = mig.pc.live_end_ns = arch_time_ns();
+		mig_set_status(MIG_EV_DONE);
+		mig_report("migrate: completed (post-copy): %s; downtime %lu ms; %lu bytes sent for %lu MiB "
+			   "of RAM (%lu after GO: %lu pages asked for, %lu pushed); memory freed\n",
+			   mig.handover, mig.stats.downtime_ns / 1000000, mig.stats.transferred,
+			   (mig.stats.total_pages * PAGE_SIZE) >> 20, mig.pc.bytes, mig.pc.pages_requested,
+			   mig.pc.pages_pushed);
+		return;
+	}
 	mig_report("migrate: completed: %s; downtime %lu ms; %lu bytes sent for %lu MiB of RAM; memory freed\n",
 	       mig.handover, mig.stats.downtime_ns / 1000000, mig.stats.transferred,
 	       (mig.stats.total_pages * PAGE_SIZE) >> 20);
+}
+
+/*
+ * The link failed after the hand-over: the guest runs there (or its host
+ * is gone); here it never runs again. Every page stays, for migrate -r.
+ */
+static void source_pc_paused(const char *reason)
+{
+	char why[200];
+	snprintf(why, sizeof(why), "%s", reason);
+	mig_conn_close(&src.conn);
+	src.out_len = src.out_off = 0;
+	src.phase = S_PC_PAUSED;
+	mig_set_status(MIG_EV_PAUSE);
+	u64 left = bitmap_weight(src.send, src.nr_pages);
+	mig_report("migrate: postcopy-paused: %s. The VM runs on %s and can never run here again; this "
+		   "host keeps all its pages (%lu not sent yet). If that host is up: migrate_recover "
+		   "tcp:0:PORT there, then migrate -r tcp:HOST:PORT here. If it is down, the VM is lost.\n",
+		   why, mig.peer, left);
+}
+
+int mig_source_recover(u32 addr_be, u16 port)
+{
+	char why[120];
+	if (src.phase != S_PC_PAUSED) {
+		hv_printf("error: migrate -r resumes a paused post-copy; none here (%s)\n",
+			  mig_status_name(mig.status));
+		return -1;
+	}
+	if (mig_conn_connect(&src.conn, addr_be, port, mig.tls_creds, why, sizeof(why))) {
+		hv_printf("error: %s\n", why);
+		return -1;
+	}
+	mig_reply_init(&src.rep);
+	src.rep.ram_pages = src.nr_pages;
+	src.out_len = src.out_off = 0;
+	src.acked_seen = 0;
+	src.phase = S_PC_RECONNECT;
+	src.wait_start_ns = arch_time_ns();
+	mig_set_status(MIG_EV_RECOVER);
+	hv_printf("migrate: recovering post-copy: connecting to %s\n", mig.peer);
+	return 0;
+}
+
+/* A reconnect that failed: paused again, nothing lost. */
+static void recover_failed(const char *what)
+{
+	mig_conn_close(&src.conn);
+	src.out_len = src.out_off = 0;
+	src.phase = S_PC_PAUSED;
+	mig_set_status(MIG_EV_PAUSE);
+	mig_report("migrate: recovery failed: %s; still postcopy-paused, every page kept (migrate -r again)\n",
+		   what);
+}
+
+void mig_source_abandon(void)
+{
+	if (src.phase != S_PC_PAUSED) {
+		hv_printf("error: the VM runs on %s with pages only this host has; migrate_cancel gives "
+			  "them up only once post-copy is paused\n", mig.peer);
+		return;
+	}
+	u64 left = bitmap_weight(src.send, src.nr_pages);
+	struct vm *vm = src.vm;
+	source_release(false);
+	vm_destroy(vm);
+	mig_set_status(MIG_EV_ERROR);
+	snprintf(mig.error, sizeof(mig.error), "post-copy abandoned by the operator");
+	con_set_no_vm_reason("postmigrate: post-copy abandoned; the VM is lost unless its destination "
+			     "had every page");
+	mig.stats.end_ns = arch_time_ns();
+	mig_report("migrate: post-copy abandoned: this host's copy of the VM is freed (%lu pages had not "
+		   "been sent); the VM is lost unless %s had every page\n", left, mig.peer);
 }
 
 static void read_replies(u64 now)
@@ -468,6 +769,19 @@ static void read_replies(u64 now)
 				       src.conn.tls ? "TLS-PSK" : "plaintext");
 			} else if (k == MIG_REPLY_ACK && src.phase == S_WAIT_ACK) {
 				hand_over(now);
+			} else if (k == MIG_REPLY_REQ && (src.phase == S_PC_LIVE || src.phase == S_PC_END)) {
+				mig.pc.requests++;
+				mig_req_push(&src.reqs, src.rep.gfn);
+				mig_prepage_fault(&src.prepage, src.rep.gfn);
+			} else if (k == MIG_REPLY_COMPLETE && src.phase == S_PC_END) {
+				source_finish();
+				return;
+			} else if (k == MIG_REPLY_HAVE && src.phase == S_PC_HAVE) {
+				/* held is free after the hand-over: it collects the map */
+				for (u16 i = 0; i < src.rep.nwords; i++)
+					src.held[src.rep.first_gfn / 64 + i] = src.rep.words[i];
+			} else if (k == MIG_REPLY_HAVE_END && src.phase == S_PC_HAVE) {
+				have_done(now);
 			} else if (k == MIG_REPLY_REFUSE) {
 				char why[260];
 				snprintf(why, sizeof(why), "the destination refused: %s", reason);
@@ -497,8 +811,26 @@ static bool stalled(u64 now)
 
 void mig_source_poll(u64 now)
 {
-	if (src.phase == S_IDLE)
+	if (src.phase == S_IDLE || src.phase == S_PC_PAUSED)
 		return;
+	if (src.phase == S_PC_RECONNECT) {
+		int up = src.conn.refused ? -1 : mig_conn_progress(&src.conn);
+		if (up < 0 || mig_conn_failed(&src.conn)) {
+			recover_failed(src.conn.tls_error[0] ? src.conn.tls_error
+							     : "cannot connect to the destination");
+			return;
+		}
+		if (!up) {
+			if (mig_since(now, src.wait_start_ns) > MIG_IDLE_TIMEOUT_NS)
+				recover_failed("the destination did not answer the connection");
+			return;
+		}
+		memset(src.held, 0, BITMAP_WORDS(src.nr_pages) * 8);
+		send_header(true);
+		src.phase = S_PC_HAVE;
+		src.wait_start_ns = now;
+		src.ack_progress_ns = now;
+	}
 	if (src.phase == S_CONNECTING) {
 		if (src.conn.refused) {
 			source_failed("cannot connect to the destination (refused or unreachable)");
@@ -515,7 +847,7 @@ void mig_source_poll(u64 now)
 				source_failed("the destination did not answer the connection");
 			return;
 		}
-		send_header();
+		send_header(false);
 		src.phase = S_WAIT_ACCEPT;
 		src.wait_start_ns = now;
 		src.ack_progress_ns = now;
@@ -559,6 +891,27 @@ void mig_source_poll(u64 now)
 		flush();
 		if (src.phase == S_WAIT_ACK && mig_since(now, src.wait_start_ns) > MIG_ACK_TIMEOUT_NS)
 			source_failed("no ACK from the destination within 10 s");
+		break;
+	case S_PC_STATE:
+		pump_pc_state(now);
+		break;
+	case S_PC_LIVE:
+		pump_pc_live(now);
+		if (src.phase == S_PC_LIVE)
+			mig_progress(now, src.round, bitmap_weight(src.send, src.nr_pages) * PAGE_SIZE,
+				     mig.policy.bandwidth);
+		break;
+	case S_PC_END:
+		flush();
+		if (src.phase == S_PC_END && mig_since(now, src.pc_wait_ns) > MIG_ACK_TIMEOUT_NS)
+			source_failed("no COMPLETE from the destination within 10 s of END");
+		break;
+	case S_PC_HAVE:
+		flush();
+		if (src.phase == S_PC_HAVE && mig_since(now, src.wait_start_ns) > MIG_IDLE_TIMEOUT_NS) {
+			recover_failed("the destination did not send its page map within 10 s");
+			return;
+		}
 		break;
 	case S_GO_FLUSH:
 		flush();

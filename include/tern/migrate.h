@@ -36,10 +36,12 @@ void migrate_page_latency(u64 ns);
 bool migrate_owns_dirty_log(const struct vm *vm);
 
 /* ---- console commands (QEMU's names); each prints its own answer ---- */
-void migrate_cmd_migrate(int argc, char *const *argv);      /* migrate [-d] tcp:HOST:PORT */
+void migrate_cmd_migrate(int argc, char *const *argv);      /* migrate [-d|-r] tcp:HOST:PORT */
 void migrate_cmd_incoming(const char *uri);            /* migrate_incoming tcp:0:PORT */
 void migrate_cmd_cancel(void);
 void migrate_cmd_continue(void);
+void migrate_cmd_start_postcopy(void);                 /* migrate_start_postcopy */
+void migrate_cmd_recover(const char *uri);             /* migrate_recover tcp:0:PORT */
 void migrate_cmd_set_parameter(const char *name, const char *value);
 void migrate_cmd_set_capability(const char *name, const char *value);
 void migrate_cmd_info(void);                           /* info migrate */
