@@ -3,13 +3,17 @@
  * engine reports what it sent, what the guest dirtied and how long it took;
  * this file measures the link and the guest, decides whether to iterate or
  * stop and copy, sets the auto-converge throttle, paces the live phase under
- * max-bandwidth and keeps the writable working set back for the final copy.
+ * max-bandwidth, keeps the writable working set back for the final copy
+ * and, with post-copy allowed, decides when to switch to it.
  * No clock, no I/O, no floating point (the hypervisor builds with
  * -mgeneral-regs-only): every ratio is integer arithmetic, products are
  * formed in 128 bits so hours at 10 GB/s cannot overflow.
  */
 #include <tern/bitmap.h>
 #include <tern/mig_policy.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 #define NS_PER_S 1000000000ULL
 #define MS_PER_S 1000ULL
@@ -70,6 +74,8 @@ const char *mig_reason_name(enum mig_reason r)
 		return "not converging (N2)";
 	case MIG_STOP_N3:
 		return "round limit (N3)";
+	case MIG_SWITCH_POSTCOPY:
+		return "switch to post-copy";
 	}
 	return "unknown";
 }
@@ -144,11 +150,13 @@ static u32 throttle_needed(const struct mig_policy *p)
  * strict comparison of rates would never throttle it, nor would the stream's
  * per-page overhead let it win. The rates size the throttle.
  * The throttle stays as it is when the round stops the migration (the vCPU is
- * paused anyway) and is 0 while auto-converge is off.
+ * paused anyway) and is 0 while auto-converge is off, or post-copy is allowed:
+ * post-copy, not a slowed guest, is then the answer to a guest that outruns
+ * the link.
  */
 static void auto_converge(struct mig_policy *p, const struct mig_round *r)
 {
-	if (!p->params.auto_converge) {
+	if (!p->params.auto_converge || p->params.postcopy) {
 		p->throttle = 0;
 		return;
 	}
@@ -186,12 +194,13 @@ static void auto_converge(struct mig_policy *p, const struct mig_round *r)
  * may win (measured: N2 after two early losses stopped a guest on Bochs with
  * 1477 pages pending, a 5 s downtime, where ten more throttled rounds
  * converged within the limit).
+ * With post-copy allowed the throttle never runs, so a lost round is lost.
  */
 static bool round_lost(const struct mig_policy *p, const struct mig_round *r)
 {
 	if (!r->pages_dirtied || r->pages_sent > r->pages_dirtied)
 		return false;
-	if (!p->params.auto_converge || p->throttle >= p->params.throttle_max)
+	if (!p->params.auto_converge || p->params.postcopy || p->throttle >= p->params.throttle_max)
 		return true;
 	if (p->throttle <= p->prev_throttle || !p->prev_dirty_rate || r->pages_dirtied >= p->ram_pages)
 		return false;
@@ -200,10 +209,101 @@ static bool round_lost(const struct mig_policy *p, const struct mig_round *r)
 	       (unsigned __int128)p->prev_dirty_rate * (keep0 + keep);
 }
 
+/* x * scale / unit in tenths, rounded to the nearest: 32 for 3.2 MiB. */
+static u64 tenths(u64 x, u64 scale, u64 unit)
+{
+	unsigned __int128 t = ((unsigned __int128)x * scale * 10 + unit / 2) / unit;
+	return t > ~0ULL ? ~0ULL : (u64)t;
+}
+
+__printf(3, 4)
+static void why_add(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	if (n + 1 >= size)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, size - n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The hybrid rule, after a round from the second on whose pending bytes do
+ * not fit and are more than N1 (today's stop reason why, MIG_GO_ON or N2 or
+ * N3). Pre-copy keeps round 1 (the cold pages, most of RAM, cross the link
+ * once and are never requested) and every round that can still converge;
+ * it is given up when
+ * - the guest dirties at least MIG_PC_SWITCH_PCT % of the bandwidth (bytes
+ *   per second): unthrottled, the next round cannot halve the set, so
+ *   iterating only resends pages that post-copy would send once;
+ * - the round was lost (no more pages sent than dirtied, some dirtied: a
+ *   round that dirtied nothing is an idle guest that the next round
+ *   finishes), whatever the rates say (a hot set rewritten in a burst);
+ * - N2 or N3 would stop: the stop-and-copy would take longer than the limit,
+ *   post-copy's downtime is the state sections only.
+ */
+static bool dirty_rate_high(const struct mig_policy *p)
+{
+	return p->bandwidth && (unsigned __int128)p->dirty_rate * PAGE_SIZE * 100 >=
+				       (unsigned __int128)p->bandwidth * MIG_PC_SWITCH_PCT;
+}
+
+static bool no_progress(const struct mig_round *r)
+{
+	return r->pages_dirtied && r->pages_sent <= r->pages_dirtied;
+}
+
+static bool switch_wanted(const struct mig_policy *p, const struct mig_round *r, enum mig_reason why)
+{
+	return dirty_rate_high(p) || no_progress(r) || why == MIG_STOP_N2 || why == MIG_STOP_N3;
+}
+
+/* why[]: the figures behind the switch, on one line for the console. */
+static void switch_explain(struct mig_policy *p, const struct mig_round *r, u64 pending_pages,
+			   enum mig_reason why)
+{
+	char *w = p->why;
+	size_t size = sizeof(p->why);
+	u64 mib = tenths(pending_pages, PAGE_SIZE, 1024 * 1024);
+	u64 dmib = tenths(p->dirty_rate, PAGE_SIZE, 1024 * 1024);
+
+	w[0] = 0;
+	why_add(w, size, "round %u: %llu pages pending (%llu.%llu MiB)", p->rounds,
+		(unsigned long long)pending_pages, (unsigned long long)(mib / 10),
+		(unsigned long long)(mib % 10));
+	if (p->bandwidth)
+		why_add(w, size, " need %llu ms at %llu KiB/s, over the %llu ms limit",
+			(unsigned long long)p->expected_downtime_ms,
+			(unsigned long long)(p->bandwidth / 1024),
+			(unsigned long long)p->params.downtime_limit_ms);
+	else
+		why_add(w, size, ", no bandwidth measured");
+	why_add(w, size, "; the guest dirtied %llu pages/s (%llu.%llu MiB/s",
+		(unsigned long long)p->dirty_rate, (unsigned long long)(dmib / 10),
+		(unsigned long long)(dmib % 10));
+	if (p->bandwidth)
+		why_add(w, size, ", %llu%% of the link)",
+			(unsigned long long)muldiv(p->dirty_rate, PAGE_SIZE * 100, p->bandwidth));
+	else
+		why_add(w, size, ")");
+	/* The rate explains itself; else say which other rule fired. */
+	if (dirty_rate_high(p))
+		return;
+	if (no_progress(r))
+		why_add(w, size, "; the round sent %llu pages, %llu got dirtied",
+			(unsigned long long)r->pages_sent, (unsigned long long)r->pages_dirtied);
+	else if (why == MIG_STOP_N2)
+		why_add(w, size, "; %u rounds lost (N2)", p->losing_rounds);
+	else
+		why_add(w, size, "; round limit %u (N3)", p->params.n3_rounds);
+}
+
 enum mig_reason mig_policy_round_end(struct mig_policy *p, const struct mig_round *r,
 				     u64 pending_pages)
 {
 	p->rounds++;
+	p->why[0] = 0;
 	history_push(p, r);
 	measure_bandwidth(p);
 	if (r->duration_ns)
@@ -232,6 +332,11 @@ enum mig_reason mig_policy_round_end(struct mig_policy *p, const struct mig_roun
 	else if (p->params.n3_rounds && p->rounds >= p->params.n3_rounds)
 		why = MIG_STOP_N3;
 
+	if (p->params.postcopy && p->rounds >= 2 && why != MIG_STOP_FITS && why != MIG_STOP_N1 &&
+	    switch_wanted(p, r, why)) {
+		switch_explain(p, r, pending_pages, why);
+		return MIG_SWITCH_POSTCOPY;
+	}
 	if (why == MIG_GO_ON)
 		auto_converge(p, r);
 	return why;

@@ -3,7 +3,8 @@
  * QEMU's migration status machine, the convergence policy that decides
  * after each round whether to iterate or stop and copy, the auto-converge
  * throttle, and the bitmap bookkeeping that holds the writable working set
- * back for the final copy. No clock, no I/O: the engine passes times and
+ * back for the final copy, and the hybrid rule that hands a migration that
+ * will not converge over to post-copy. No clock, no I/O: the engine passes times and
  * counts in, so every rule is tested on synthetic traces on the host.
  */
 #ifndef TERN_MIG_POLICY_H
@@ -55,6 +56,8 @@ struct mig_params {
 	u32 n3_rounds;         /* ... or after this many rounds in all (30) */
 	u32 throttle_initial;  /* first throttle step, percent (20) */
 	u32 throttle_max;      /* percent (99) */
+	bool postcopy;         /* QEMU's capability postcopy-ram: switch instead of
+	                        * throttling or stopping (default off) */
 };
 
 void mig_params_default(struct mig_params *p);
@@ -75,6 +78,7 @@ enum mig_reason {
 	MIG_STOP_N1,        /* few pages left */
 	MIG_STOP_N2,        /* rounds that did not shrink the dirty set */
 	MIG_STOP_N3,        /* round limit */
+	MIG_SWITCH_POSTCOPY, /* resume on the destination, which fetches the rest */
 };
 
 struct mig_policy {
@@ -94,6 +98,8 @@ struct mig_policy {
 	u64 expected_downtime_ms;
 	struct mig_round history[MIG_HISTORY]; /* the last rounds, oldest first */
 	u32 nr_history;
+	char why[200];          /* one line with the figures when round_end returns
+	                         * MIG_SWITCH_POSTCOPY, else empty */
 };
 
 /* expected_downtime_ms while no bandwidth has been measured yet. */
@@ -108,17 +114,25 @@ struct mig_policy {
  * row, and with auto-converge only those where throttling no longer helps
  * (at its cap, or raised without lowering the dirty rate); n2_rounds or
  * n3_rounds 0 turns that rule off.
+ * With postcopy, from round 2 on, a round whose pending bytes do not fit
+ * switches to post-copy (MIG_SWITCH_POSTCOPY) when the guest dirties at
+ * least MIG_PC_SWITCH_PCT % of the bandwidth in bytes/s (the next round
+ * could not halve the set unthrottled), or the round was lost (it sent no
+ * more pages than got dirtied), or N2 or N3 would stop; N1 still stops,
+ * and the throttle stays 0.
  */
 #define MIG_BW_WINDOW 2
 #define MIG_AC_TARGET_PCT 50
 #define MIG_THROTTLE_STEP 10
+#define MIG_PC_SWITCH_PCT 50
 
 /* params NULL: mig_params_default. */
 void mig_policy_init(struct mig_policy *p, const struct mig_params *params);
 /*
  * A round ended with r; pending_pages will be sent next (the dirty set).
  * Updates bandwidth, dirty rate, expected downtime and, with auto-converge,
- * the throttle; returns why to stop, or MIG_GO_ON to run another round.
+ * the throttle; returns why to stop, MIG_SWITCH_POSTCOPY (filling why[])
+ * or MIG_GO_ON to run another round.
  */
 enum mig_reason mig_policy_round_end(struct mig_policy *p, const struct mig_round *r,
 				     u64 pending_pages);
