@@ -18,6 +18,7 @@
  * migrate -r, which gets the map of the pages that are here (HAVE).
  */
 #include <tern/arch.h>
+#include <tern/bitmap.h>
 #include <tern/log.h>
 #include <tern/tls.h>
 #include <tern/vcpu_state.h>
