@@ -197,6 +197,119 @@ size_t mig_enc_refuse(u8 *out, const char *reason)
 	return 3 + n;
 }
 
+/* ---- post-copy encoders ---- */
+
+/* MAP and HAVE share a layout: type, first_gfn, nwords, the words. */
+static size_t enc_bitmap(u8 *out, u8 type, u64 first_gfn, const u64 *words, u16 nwords)
+{
+	out[0] = type;
+	put64(out + 1, first_gfn);
+	put16(out + 9, nwords);
+	for (u16 i = 0; i < nwords; i++)
+		put64(out + MIG_MAP_HDR_LEN + 8 * (size_t)i, words[i]);
+	return MIG_MAP_HDR_LEN + 8 * (size_t)nwords;
+}
+
+static size_t enc_u64_rec(u8 out[9], u8 type, u64 v)
+{
+	out[0] = type;
+	put64(out + 1, v);
+	return 9;
+}
+
+size_t mig_enc_map(u8 *out, u64 first_gfn, const u64 *words, u16 nwords)
+{
+	return enc_bitmap(out, MIG_REC_MAP, first_gfn, words, nwords);
+}
+
+size_t mig_enc_postcopy(u8 out[9], u64 id)
+{
+	return enc_u64_rec(out, MIG_REC_POSTCOPY, id);
+}
+
+size_t mig_enc_resume(u8 out[9], u64 id)
+{
+	return enc_u64_rec(out, MIG_REC_RESUME, id);
+}
+
+size_t mig_enc_req(u8 out[9], u64 gfn)
+{
+	return enc_u64_rec(out, MIG_REP_REQ, gfn);
+}
+
+size_t mig_enc_have(u8 *out, u64 first_gfn, const u64 *words, u16 nwords)
+{
+	return enc_bitmap(out, MIG_REP_HAVE, first_gfn, words, nwords);
+}
+
+size_t mig_enc_have_end(u8 out[1])
+{
+	out[0] = MIG_REP_HAVE_END;
+	return 1;
+}
+
+size_t mig_enc_complete(u8 out[1])
+{
+	out[0] = MIG_REP_COMPLETE;
+	return 1;
+}
+
+/* ---- page bitmaps (MAP, HAVE): the rules both decoders apply ---- */
+
+/*
+ * The head of a bitmap record: first_gfn a multiple of 64, 1..max words,
+ * all of them inside RAM rounded up to whole words (pages = 0: anywhere
+ * below 2^64). Returns -1 when it holds, else the offset of the field at
+ * fault from first_gfn (0 or 8), with why in msg.
+ */
+static int bitmap_head_check(const char *name, u64 first, u16 nwords, u16 max, u64 pages,
+			     char *msg, size_t len)
+{
+	if (first % 64) {
+		snprintf(msg, len, "%s first gfn %#llx is not a multiple of 64", name,
+			 (unsigned long long)first);
+		return 0;
+	}
+	if (nwords == 0 || nwords > max) {
+		snprintf(msg, len, "%s word count %u (1..%u)", name, nwords, max);
+		return 8;
+	}
+	/* In words, so that nothing overflows: 2^58 words span every u64 gfn. */
+	u64 limit = pages ? (pages + 63) / 64 : 1ULL << 58;
+	if (first / 64 >= limit || nwords > limit - first / 64) {
+		if (pages)
+			snprintf(msg, len, "%s for %u gfns from gfn %#llx goes past RAM (%llu pages)", name,
+				 64u * nwords, (unsigned long long)first, (unsigned long long)pages);
+		else
+			snprintf(msg, len, "%s for %u gfns from gfn %#llx goes past the last gfn", name,
+				 64u * nwords, (unsigned long long)first);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Words decoded from the wire into out; then the first set bit for a gfn at
+ * or past pages (0: no bound): returns its word's index, its gfn in *gfn, or
+ * -1 when there is none. Only the words that reach past pages can hold one.
+ */
+static int bitmap_words(u64 first, const u8 *f, u64 *out, u16 nwords, u64 pages, u64 *gfn)
+{
+	int bad = -1;
+	for (u16 w = 0; w < nwords; w++) {
+		out[w] = get64(f + 8 * (size_t)w);
+		u64 base = first + 64 * (u64)w;
+		if (bad >= 0 || !pages || base + 64 <= pages)
+			continue;
+		u64 past = out[w] & (base >= pages ? ~0ULL : ~0ULL << (pages - base));
+		if (past) {
+			*gfn = base + (u64)__builtin_ctzll(past);
+			bad = w;
+		}
+	}
+	return bad;
+}
+
 /* ---- pages and the RAM digest ---- */
 
 bool mig_page_uniform(const u8 *page, u8 *byte)
@@ -341,11 +454,16 @@ enum {
 	P_ROUND,        /* u32 */
 	P_END_FLAG,     /* u8 has_digest */
 	P_END_DIGEST,   /* u64 */
+	P_MAP_HEAD,     /* u64 first_gfn, u16 nwords */
+	P_MAP_WORDS,    /* nwords x u64 */
+	P_POSTCOPY,     /* u64 id */
+	P_RESUME,       /* u64 id */
 };
 
 _Static_assert(sizeof(((struct mig_dec *)0)->buf) >= MIG_SECTION_MAX, "a section fits d->buf");
 _Static_assert(sizeof(((struct mig_dec *)0)->buf) >= MIG_PAGE_SIZE, "a page fits d->buf");
 _Static_assert(sizeof(((struct mig_dec *)0)->buf) >= MIG_HEADER_LEN, "the header fits d->buf");
+_Static_assert(sizeof(((struct mig_dec *)0)->buf) >= 8 * MIG_MAP_WORDS_MAX, "a MAP fits d->buf");
 
 static const struct mig_dec_ops no_ops;
 
@@ -401,15 +519,20 @@ static int expect(struct mig_dec *d, int phase, u32 need)
 	return 0;
 }
 
-static const char *rec_name(u8 type)
+/* A record type for a message: "PAGES record", "unknown record type 0x42". */
+static const char *rec_what(u8 type, char *buf, size_t len)
 {
-	switch (type) {
-	case MIG_REC_PAGES: return "PAGES";
-	case MIG_REC_SECTION: return "SECTION";
-	case MIG_REC_ROUND: return "ROUND";
-	case MIG_REC_END: return "END";
-	default: return "?";
-	}
+	static const char *const names[] = {
+		[MIG_REC_PAGES] = "PAGES",	 [MIG_REC_SECTION] = "SECTION",
+		[MIG_REC_ROUND] = "ROUND",	 [MIG_REC_END] = "END",
+		[MIG_REC_GO] = "GO",		 [MIG_REC_MAP] = "MAP",
+		[MIG_REC_POSTCOPY] = "POSTCOPY", [MIG_REC_RESUME] = "RESUME",
+	};
+	if (type < ARRAY_SIZE(names) && names[type])
+		snprintf(buf, len, "%s record", names[type]);
+	else
+		snprintf(buf, len, "unknown record type 0x%02x", type);
+	return buf;
 }
 
 static int dec_header_fixed(struct mig_dec *d, const u8 *f, u64 at)
@@ -429,8 +552,9 @@ static int dec_header_fixed(struct mig_dec *d, const u8 *f, u64 at)
 				(unsigned long long)ram, MIG_PAGE_SIZE, (unsigned long long)MIG_RAM_MAX);
 	/* A capability asks the destination to do something: one it does not
 	 * know it cannot honour. */
-	if (caps & ~(u32)MIG_CAP_VALIDATE_RAM)
-		return dec_fail(d, at + 24, "unknown capabilities %#x", caps & ~(u32)MIG_CAP_VALIDATE_RAM);
+	const u32 known = MIG_CAP_VALIDATE_RAM | MIG_CAP_RESUME;
+	if (caps & ~known)
+		return dec_fail(d, at + 24, "unknown capabilities %#x", caps & ~known);
 	if (fp_len != sizeof(struct mig_cpu_fp))
 		return dec_fail(d, at + 28, "CPU fingerprint length %u (expected %u)", fp_len,
 				(unsigned)sizeof(struct mig_cpu_fp));
@@ -458,6 +582,7 @@ static int dec_header_fp(struct mig_dec *d, const u8 *f, u64 at)
 		fp_set_word(&h.fp, i, get32(f + 4 * i));
 	h.fp.xcr0_mask = get64(f + 8 * 4);
 	d->header_seen = true;
+	d->resume_due = (h.caps & MIG_CAP_RESUME) != 0;
 	expect(d, P_TYPE, 1);
 	if (!d->ops->header)
 		return 0;
@@ -465,13 +590,34 @@ static int dec_header_fp(struct mig_dec *d, const u8 *f, u64 at)
 			   at - 8 - HDR_FIXED_LEN, "header");
 }
 
+/*
+ * Which records may come where. A resumed stream starts with RESUME; END
+ * and POSTCOPY let only GO follow; the post-copy live phase (the guest runs
+ * on the destination) takes pages and the END that closes it, nothing that
+ * would change state the guest already uses.
+ */
+static int dec_type_allowed(struct mig_dec *d, u8 type, u64 at)
+{
+	char what[40];
+	if (d->resume_due && type != MIG_REC_RESUME)
+		return dec_fail(d, at, "%s where RESUME must come (the header has MIG_CAP_RESUME)",
+				rec_what(type, what, sizeof(what)));
+	if (d->end_seen && type != MIG_REC_GO)
+		return dec_fail(d, at, "%s after END (only GO may follow)",
+				rec_what(type, what, sizeof(what)));
+	if (d->postcopy_live && type != MIG_REC_PAGES && type != MIG_REC_END)
+		return dec_fail(d, at, "%s in the post-copy phase (only PAGES and END may come)",
+				rec_what(type, what, sizeof(what)));
+	if (d->postcopy_seen && !d->postcopy_live && type != MIG_REC_GO)
+		return dec_fail(d, at, "%s after POSTCOPY (only GO may follow)",
+				rec_what(type, what, sizeof(what)));
+	return 0;
+}
+
 static int dec_type(struct mig_dec *d, u8 type, u64 at)
 {
-	if (d->end_seen && type != MIG_REC_GO) {
-		if (type >= MIG_REC_PAGES && type <= MIG_REC_END)
-			return dec_fail(d, at, "%s record after END (only GO may follow)", rec_name(type));
-		return dec_fail(d, at, "unknown record type 0x%02x after END (only GO may follow)", type);
-	}
+	if (dec_type_allowed(d, type, at))
+		return -1;
 	switch (type) {
 	case MIG_REC_PAGES:
 		return expect(d, P_PAGES_COUNT, 2);
@@ -482,13 +628,26 @@ static int dec_type(struct mig_dec *d, u8 type, u64 at)
 	case MIG_REC_END:
 		return expect(d, P_END_FLAG, 1);
 	case MIG_REC_GO:
-		/* GO answers ACK, which the destination sends once END was loaded. */
-		if (!d->end_seen)
-			return dec_fail(d, at, "GO before END");
-		d->status = MIG_DEC_DONE;
+		/* GO answers ACK, which the destination sends once END (or
+		 * POSTCOPY) was loaded. After POSTCOPY the stream goes on: the
+		 * pages the MAP records named follow while the guest runs. */
+		if (d->postcopy_seen)
+			d->postcopy_live = true;
+		else if (d->end_seen)
+			d->status = MIG_DEC_DONE;
+		else
+			return dec_fail(d, at, "GO before END or POSTCOPY");
 		if (!d->ops->go)
 			return 0;
 		return dec_verdict(d, d->ops->go(d->ctx, why(d), sizeof(d->error)), at, "GO");
+	case MIG_REC_MAP:
+		return expect(d, P_MAP_HEAD, MIG_MAP_HDR_LEN - 1);
+	case MIG_REC_POSTCOPY:
+		return expect(d, P_POSTCOPY, 8);
+	case MIG_REC_RESUME:
+		if (!d->resume_due)
+			return dec_fail(d, at, "RESUME record, but the header lacks MIG_CAP_RESUME");
+		return expect(d, P_RESUME, 8);
 	default:
 		return dec_fail(d, at, "unknown record type 0x%02x", type);
 	}
@@ -510,6 +669,68 @@ static int dec_section(struct mig_dec *d, const u8 *data, u64 at)
 			   d->ops->section(d->ctx, d->sec_id, d->sec_version, data, d->sec_len, why(d),
 					   sizeof(d->error)),
 			   at, "section");
+}
+
+static int dec_map_head(struct mig_dec *d, const u8 *f, u64 at)
+{
+	char msg[120];
+	d->map_first = get64(f);
+	d->map_nwords = get16(f + 8);
+	int off = bitmap_head_check("MAP", d->map_first, d->map_nwords, MIG_MAP_WORDS_MAX,
+				    d->ram_size / MIG_PAGE_SIZE, msg, sizeof(msg));
+	if (off >= 0)
+		return dec_fail(d, at + (u64)off, "%s", msg);
+	return expect(d, P_MAP_WORDS, 8 * (u32)d->map_nwords);
+}
+
+static int dec_map_words(struct mig_dec *d, const u8 *f, u64 at)
+{
+	u64 pages = d->ram_size / MIG_PAGE_SIZE, gfn = 0;
+	int w = bitmap_words(d->map_first, f, d->words, d->map_nwords, pages, &gfn);
+	if (w >= 0)
+		return dec_fail(d, at + 8 * (u64)w, "MAP bit for gfn %#llx outside RAM (%llu pages)",
+				(unsigned long long)gfn, (unsigned long long)pages);
+	expect(d, P_TYPE, 1);
+	if (!d->ops->map)
+		return 0;
+	return dec_verdict(d,
+			   d->ops->map(d->ctx, d->map_first, d->words, d->map_nwords, why(d),
+				       sizeof(d->error)),
+			   at - (MIG_MAP_HDR_LEN - 1), "MAP");
+}
+
+/* POSTCOPY and RESUME: the migration's id, which is never 0. */
+static int dec_id(struct mig_dec *d, const u8 *f, u64 at)
+{
+	u64 id = get64(f);
+	bool resume = d->phase == P_RESUME;
+	const char *name = resume ? "RESUME" : "POSTCOPY";
+	if (!id)
+		return dec_fail(d, at, "%s id 0 (a migration's id is nonzero)", name);
+	expect(d, P_TYPE, 1);
+	int (*cb)(void *, u64, char *, size_t) = resume ? d->ops->resume : d->ops->postcopy;
+	if (resume) {
+		d->resume_due = false;
+		d->postcopy_live = true;
+	} else {
+		d->postcopy_seen = true;
+	}
+	if (!cb)
+		return 0;
+	return dec_verdict(d, cb(d->ctx, id, why(d), sizeof(d->error)), at, name);
+}
+
+/* END's flag and digest read; in the live phase END is the last record. */
+static int dec_end(struct mig_dec *d, bool has_digest, u64 digest, u64 at)
+{
+	d->end_seen = true;
+	expect(d, P_TYPE, 1);
+	if (d->postcopy_live)
+		d->status = MIG_DEC_DONE;
+	if (!d->ops->end)
+		return 0;
+	return dec_verdict(d, d->ops->end(d->ctx, has_digest, digest, why(d), sizeof(d->error)), at,
+			   "END");
 }
 
 /* One complete step: need bytes at f, the first of them at stream offset at. */
@@ -592,21 +813,22 @@ static int dec_step(struct mig_dec *d, const u8 *f, u64 at)
 	case P_END_FLAG:
 		if (f[0] > 1)
 			return dec_fail(d, at, "END digest flag %u (0 or 1)", f[0]);
+		if (f[0] && d->postcopy_live)
+			return dec_fail(d, at,
+					"END with a digest in a post-copy stream (the guest ran on the "
+					"destination: its RAM cannot match a digest)");
 		if (f[0])
 			return expect(d, P_END_DIGEST, 8);
-		d->end_seen = true;
-		expect(d, P_TYPE, 1);
-		if (!d->ops->end)
-			return 0;
-		return dec_verdict(d, d->ops->end(d->ctx, false, 0, why(d), sizeof(d->error)), at,
-				   "END");
+		return dec_end(d, false, 0, at);
 	case P_END_DIGEST:
-		d->end_seen = true;
-		expect(d, P_TYPE, 1);
-		if (!d->ops->end)
-			return 0;
-		return dec_verdict(d, d->ops->end(d->ctx, true, get64(f), why(d), sizeof(d->error)),
-				   at - 1, "END");
+		return dec_end(d, true, get64(f), at - 1);
+	case P_MAP_HEAD:
+		return dec_map_head(d, f, at);
+	case P_MAP_WORDS:
+		return dec_map_words(d, f, at);
+	case P_POSTCOPY:
+	case P_RESUME:
+		return dec_id(d, f, at);
 	}
 	return dec_fail(d, at, "decoder phase %d (a bug)", d->phase);
 }
@@ -649,7 +871,10 @@ size_t mig_dec_feed(struct mig_dec *d, const u8 *data, size_t len)
 
 /* ---- replies ---- */
 
-enum { R_TYPE, R_REFUSE_LEN, R_REFUSE_TEXT, R_BAD };
+enum { R_TYPE, R_REFUSE_LEN, R_REFUSE_TEXT, R_REQ, R_HAVE_HEAD, R_HAVE_WORDS, R_BAD };
+
+_Static_assert(sizeof(((struct mig_reply_dec *)0)->buf) >= 8 * MIG_HAVE_WORDS_MAX,
+	       "a HAVE's words fit r->buf");
 
 void mig_reply_init(struct mig_reply_dec *r)
 {
@@ -686,6 +911,39 @@ static void reply_bad(struct mig_reply_dec *r, u64 at, const char *fmt, ...)
 	r->phase = R_BAD;
 }
 
+static void reply_expect(struct mig_reply_dec *r, int phase, u32 need)
+{
+	r->phase = phase;
+	r->need = need;
+}
+
+/* A HAVE's head (at: the stream offset of first_gfn). */
+static void reply_have_head(struct mig_reply_dec *r, u64 at)
+{
+	char msg[120];
+	r->first_gfn = get64(r->buf);
+	r->nwords = get16(r->buf + 8);
+	int off = bitmap_head_check("HAVE", r->first_gfn, r->nwords, MIG_HAVE_WORDS_MAX,
+				    r->ram_pages, msg, sizeof(msg));
+	if (off >= 0)
+		reply_bad(r, at + (u64)off, "%s", msg);
+	else
+		reply_expect(r, R_HAVE_WORDS, 8 * (u32)r->nwords);
+}
+
+static enum mig_reply_kind reply_have_words(struct mig_reply_dec *r, u64 at)
+{
+	u64 gfn = 0;
+	int w = bitmap_words(r->first_gfn, r->buf, r->words, r->nwords, r->ram_pages, &gfn);
+	if (w >= 0) {
+		reply_bad(r, at + 8 * (u64)w, "HAVE bit for gfn %#llx outside RAM (%llu pages)",
+			  (unsigned long long)gfn, (unsigned long long)r->ram_pages);
+		return MIG_REPLY_NONE;
+	}
+	reply_expect(r, R_TYPE, 1);
+	return MIG_REPLY_HAVE;
+}
+
 enum mig_reply_kind mig_reply_feed(struct mig_reply_dec *r, const u8 *data, size_t len,
 				   size_t *used, char *reason, size_t reason_len)
 {
@@ -716,8 +974,19 @@ enum mig_reply_kind mig_reply_feed(struct mig_reply_dec *r, const u8 *data, size
 				kind = MIG_REPLY_ACK;
 				break;
 			case MIG_REP_REFUSE:
-				r->phase = R_REFUSE_LEN;
-				r->need = 2;
+				reply_expect(r, R_REFUSE_LEN, 2);
+				break;
+			case MIG_REP_REQ:
+				reply_expect(r, R_REQ, 8);
+				break;
+			case MIG_REP_HAVE:
+				reply_expect(r, R_HAVE_HEAD, MIG_MAP_HDR_LEN - 1);
+				break;
+			case MIG_REP_HAVE_END:
+				kind = MIG_REPLY_HAVE_END;
+				break;
+			case MIG_REP_COMPLETE:
+				kind = MIG_REPLY_COMPLETE;
 				break;
 			default:
 				reply_bad(r, at, "unknown reply type 0x%02x", r->buf[0]);
@@ -745,6 +1014,22 @@ enum mig_reply_kind mig_reply_feed(struct mig_reply_dec *r, const u8 *data, size
 			kind = MIG_REPLY_REFUSE;
 			r->phase = R_TYPE;
 			r->need = 1;
+			break;
+		case R_REQ:
+			r->gfn = get64(r->buf);
+			if (r->ram_pages && r->gfn >= r->ram_pages) {
+				reply_bad(r, at, "REQ gfn %#llx outside RAM (%llu pages)",
+					  (unsigned long long)r->gfn, (unsigned long long)r->ram_pages);
+				break;
+			}
+			kind = MIG_REPLY_REQ;
+			reply_expect(r, R_TYPE, 1);
+			break;
+		case R_HAVE_HEAD:
+			reply_have_head(r, at);
+			break;
+		case R_HAVE_WORDS:
+			kind = reply_have_words(r, at);
 			break;
 		}
 	}

@@ -1,8 +1,9 @@
 /*
  * migrate/stream.c: the migration stream's encoder (exact bytes and counts),
  * the push decoder (the same callbacks whatever the chunking, every bound
- * refused with its message and offset), the reply decoder, the RAM digest
- * and the destination's CPU and TSC checks.
+ * refused with its message and offset), the post-copy records and their
+ * order rules, the reply decoder, the RAM digest and the destination's CPU
+ * and TSC checks.
  */
 #include "unit.h"
 #include <tern/mig_stream.h>
@@ -41,12 +42,18 @@ static struct mig_header hdr(u64 ram)
 	return h;
 }
 
-static void s_start(void)
+static void s_start_with(u64 pages, u32 caps)
 {
-	struct mig_header h = hdr(RAM_PAGES * MIG_PAGE_SIZE);
+	struct mig_header h = hdr(pages * MIG_PAGE_SIZE);
 	u8 b[MIG_HEADER_LEN];
+	h.caps = caps;
 	sl = 0;
 	put(b, mig_enc_header(b, &h));
+}
+
+static void s_start(void)
+{
+	s_start_with(RAM_PAGES, MIG_CAP_VALIDATE_RAM);
 }
 
 /* The contents the tests send for a NORMAL page and a section. */
@@ -105,10 +112,36 @@ static void s_go(void)
 	put(b, mig_enc_go(b));
 }
 
+static void s_map(u64 first, const u64 *words, u16 nwords)
+{
+	static u8 b[MIG_MAP_HDR_LEN + 8 * (MIG_MAP_WORDS_MAX + 1)];
+	CHECK(nwords <= MIG_MAP_WORDS_MAX + 1);
+	put(b, mig_enc_map(b, first, words, nwords));
+}
+
+/* A MAP of one word. */
+static void s_map1(u64 first, u64 word)
+{
+	s_map(first, &word, 1);
+}
+
+static void s_postcopy(u64 id)
+{
+	u8 b[9];
+	put(b, mig_enc_postcopy(b, id));
+}
+
+static void s_resume(u64 id)
+{
+	u8 b[9];
+	put(b, mig_enc_resume(b, id));
+}
+
 /* ---- recording what the decoder reports ---- */
 
 struct ev {
-	char type; /* H header, P page, F fill, S section, R round, E end, G go */
+	char type; /* H header, P page, F fill, S section, R round, E end, G go,
+		    * M map, C postcopy, U resume */
 	u64 a, b, c;
 	int ok; /* the data was what was sent */
 };
@@ -135,6 +168,7 @@ static int add(struct rec *r, struct ev e, char *why, size_t len)
 static int cb_header(void *ctx, const struct mig_header *h, char *why, size_t len)
 {
 	struct mig_header want = hdr(h->ram_size);
+	want.caps = h->caps; /* the tests send several; c records which */
 	int ok = !memcmp(h, &want, sizeof(want));
 	return add(ctx, (struct ev){ 'H', h->ram_size, h->tsc_hz, h->caps, ok }, why, len);
 }
@@ -170,15 +204,51 @@ static int cb_end(void *ctx, bool has, u64 digest, char *why, size_t len)
 	return add(ctx, (struct ev){ 'E', has, digest, 0, 1 }, why, len);
 }
 
+static struct mig_dec dec;
+
+/* b: whether the post-copy live phase had begun when GO was reported. */
 static int cb_go(void *ctx, char *why, size_t len)
 {
-	return add(ctx, (struct ev){ 'G', 0, 0, 0, 1 }, why, len);
+	return add(ctx, (struct ev){ 'G', 0, dec.postcopy_live, 0, 1 }, why, len);
 }
 
-static const struct mig_dec_ops ops = { cb_header, cb_page, cb_fill, cb_section,
-					cb_round, cb_end, cb_go };
+/* The words, folded: what the tests compare. */
+static u64 words_hash(const u64 *words, u16 nwords)
+{
+	u64 h = 0;
+	for (u16 i = 0; i < nwords; i++)
+		h = (h ^ words[i]) * 0x100000001b3ULL + i;
+	return h;
+}
 
-static struct mig_dec dec;
+static int cb_map(void *ctx, u64 first, const u64 *words, u16 nwords, char *why, size_t len)
+{
+	int ok = words && (uintptr_t)words % _Alignof(u64) == 0 && !dec.postcopy_live;
+	return add(ctx, (struct ev){ 'M', first, nwords, words_hash(words, nwords), ok }, why, len);
+}
+
+static int cb_postcopy(void *ctx, u64 id, char *why, size_t len)
+{
+	return add(ctx, (struct ev){ 'C', id, dec.postcopy_live, 0, 1 }, why, len);
+}
+
+static int cb_resume(void *ctx, u64 id, char *why, size_t len)
+{
+	return add(ctx, (struct ev){ 'U', id, dec.postcopy_live, 0, 1 }, why, len);
+}
+
+static const struct mig_dec_ops ops = {
+	.header = cb_header,
+	.page = cb_page,
+	.fill = cb_fill,
+	.section = cb_section,
+	.round = cb_round,
+	.end = cb_end,
+	.go = cb_go,
+	.map = cb_map,
+	.postcopy = cb_postcopy,
+	.resume = cb_resume,
+};
 
 static void rec_init(struct rec *r)
 {
@@ -637,8 +707,10 @@ TEST(refuse_header_fields)
 	refused("stream: byte 16: RAM size 68719480832 (a nonzero multiple of 4096, at most "
 		"68719476736)",
 		40, 0);
-	s_header_patch(32, "\x03\0\0\0", 4);
-	refused("stream: byte 32: unknown capabilities 0x2", 40, 0);
+	s_header_patch(32, "\x07\0\0\0", 4);
+	refused("stream: byte 32: unknown capabilities 0x4", 40, 0);
+	s_header_patch(32, "\x00\0\0\x80", 4);
+	refused("stream: byte 32: unknown capabilities 0x80000000", 40, 0);
 	s_header_patch(36, "\x2c\0\0\0", 4);
 	refused("stream: byte 36: CPU fingerprint length 44 (expected 40)", 40, 0);
 	s_header_patch(68, "\x01\0\0\0", 4);
@@ -791,7 +863,10 @@ TEST(refuse_go_before_end)
 	s_start();
 	s_round(1);
 	s_go();
-	refused("stream: byte 85: GO before END", 86, 2);
+	refused("stream: byte 85: GO before END or POSTCOPY", 86, 2);
+	s_start();
+	s_go();
+	refused("stream: byte 80: GO before END or POSTCOPY", 81, 1);
 }
 
 TEST(end_without_digest_then_go)
@@ -866,6 +941,416 @@ TEST(callback_reason_kept_to_one_line)
 	CHECK_EQ(mig_dec_feed(&dec, sb, sl), sl);
 	CHECK_EQ(dec.status, MIG_DEC_ERROR);
 	CHECK_STR_EQ(dec.error, "two?lines?and a bell?");
+}
+
+/* ---- post-copy records ---- */
+
+TEST(postcopy_record_bytes_exact)
+{
+	u8 b[MIG_MAP_HDR_LEN + 16 + 8];
+	memset(b, 0xee, sizeof(b));
+	const u64 w[2] = { 0x1122334455667788ULL, 1 };
+	CHECK_EQ(mig_enc_map(b, 0x40, w, 2), MIG_MAP_HDR_LEN + 16);
+	CHECK(!memcmp(b, "\x06\x40\0\0\0\0\0\0\0\x02\x00"
+			 "\x88\x77\x66\x55\x44\x33\x22\x11\x01\0\0\0\0\0\0\0\xee",
+		      MIG_MAP_HDR_LEN + 17));
+	memset(b, 0xee, sizeof(b));
+	CHECK_EQ(mig_enc_have(b, 0x0102030405060708ULL, w + 1, 1), MIG_MAP_HDR_LEN + 8);
+	CHECK(!memcmp(b, "\x85\x08\x07\x06\x05\x04\x03\x02\x01\x01\x00\x01\0\0\0\0\0\0\0\xee",
+		      MIG_MAP_HDR_LEN + 9));
+	CHECK_EQ(mig_enc_postcopy(b, 0x0102030405060708ULL), 9);
+	CHECK(!memcmp(b, "\x07\x08\x07\x06\x05\x04\x03\x02\x01", 9));
+	CHECK_EQ(mig_enc_resume(b, 0xa1), 9);
+	CHECK(!memcmp(b, "\x08\xa1\0\0\0\0\0\0\0", 9));
+	CHECK_EQ(mig_enc_req(b, 0x1234), 9);
+	CHECK(!memcmp(b, "\x84\x34\x12\0\0\0\0\0\0", 9));
+	CHECK_EQ(mig_enc_have_end(b), 1);
+	CHECK_EQ(b[0], 0x86);
+	CHECK_EQ(mig_enc_complete(b), 1);
+	CHECK_EQ(b[0], 0x87);
+}
+
+/*
+ * sb[0..sl) holds a stream of len bytes (then bytes never consumed): it
+ * must end DONE in the post-copy live phase with exactly the events want,
+ * fed whole, byte by byte and cut in two at every byte.
+ */
+static void decodes_to(const struct ev *want, int nwant, size_t len)
+{
+	static struct rec r, w;
+	rec_init(&w);
+	memcpy(w.ev, want, sizeof(*want) * (size_t)nwant);
+	w.n = nwant;
+	rec_init(&r);
+	CHECK_EQ(feed_whole(&r), len);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	CHECK_STR_EQ(dec.error, "");
+	CHECK(dec.postcopy_live);
+	same_events(&r, &w);
+	CHECK_EQ(mig_dec_feed(&dec, sb, 10), 0);
+
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	size_t used = 0;
+	for (size_t i = 0; i < sl; i++)
+		used += mig_dec_feed(&dec, sb + i, 1);
+	CHECK_EQ(used, len);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	same_events(&r, &w);
+
+	for (size_t cut = 0; cut <= sl; cut++) {
+		rec_init(&r);
+		CHECK_EQ(feed_cuts(&r, &cut, 1), len);
+		CHECK_EQ(dec.status, MIG_DEC_DONE);
+		CHECK(dec.postcopy_live);
+		same_events(&r, &w);
+	}
+}
+
+#define PC_PAGES 200 /* not a multiple of 64: the last MAP word is partial */
+#define PC_ID 0x1234567890abcdefULL
+static const u64 pc_map0[4] = { ~3ULL, ~0ULL, 0x8000000000000001ULL, 0xff };
+static const u64 pc_map1[2] = { 0x10, 0x80 };
+static size_t pc_len, pc_go_end; /* the stream's length; the bytes up to GO */
+
+/* A post-copy migration: pre-copy, the state, what is still to come, POSTCOPY,
+ * GO, then the pages the destination lacks, and END. */
+static void build_postcopy(void)
+{
+	s_start_with(PC_PAGES, 0);
+	s_round(1);
+	s_pages(2);
+	s_page(0, -1);
+	s_page(1, 0);
+	s_section(MIG_SEC_CPU, 1, 64);
+	s_section(MIG_SEC_UART, 2, 0);
+	s_map(0, pc_map0, 4);
+	s_map(128, pc_map1, 2);
+	s_postcopy(PC_ID);
+	s_go();
+	pc_go_end = sl;
+	s_pages(2);
+	s_page(2, -1);
+	s_page(PC_PAGES - 1, 0xaa);
+	s_pages(1);
+	s_page(130, 1);
+	s_end(false, 0);
+	pc_len = sl;
+	put("\x01\x01\x00", 3); /* after END: never consumed */
+}
+
+static int postcopy_events(struct ev *e)
+{
+	int n = 0;
+	e[n++] = (struct ev){ 'H', PC_PAGES * MIG_PAGE_SIZE, 3000000000ULL, 0, 1 };
+	e[n++] = (struct ev){ 'R', 1, 0, 0, 1 };
+	e[n++] = (struct ev){ 'P', 0, 0, 0, 1 };
+	e[n++] = (struct ev){ 'F', 1, 0, 0, 1 };
+	e[n++] = (struct ev){ 'S', MIG_SEC_CPU, 1, 64, 1 };
+	e[n++] = (struct ev){ 'S', MIG_SEC_UART, 2, 0, 1 };
+	e[n++] = (struct ev){ 'M', 0, 4, words_hash(pc_map0, 4), 1 };
+	e[n++] = (struct ev){ 'M', 128, 2, words_hash(pc_map1, 2), 1 };
+	e[n++] = (struct ev){ 'C', PC_ID, 0, 0, 1 };
+	e[n++] = (struct ev){ 'G', 0, 1, 0, 1 }; /* the live phase has begun */
+	e[n++] = (struct ev){ 'P', 2, 0, 0, 1 };
+	e[n++] = (struct ev){ 'F', PC_PAGES - 1, 0xaa, 0, 1 };
+	e[n++] = (struct ev){ 'F', 130, 1, 0, 1 };
+	e[n++] = (struct ev){ 'E', 0, 0, 0, 1 };
+	return n;
+}
+
+TEST(decode_postcopy_stream)
+{
+	build_postcopy();
+	CHECK_EQ(pc_len, 80 + 5 + 3 + 4105 + 10 + 77 + 13 + 43 + 27 + 9 + 1 + 3 + 4105 + 10 + 13 + 2);
+	struct ev want[16];
+	decodes_to(want, postcopy_events(want), pc_len);
+}
+
+TEST(postcopy_go_keeps_the_stream_open)
+{
+	build_postcopy();
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, pc_go_end - 1), pc_go_end - 1);
+	CHECK(!dec.postcopy_live); /* POSTCOPY alone does not start it */
+	CHECK_EQ(mig_dec_feed(&dec, sb + pc_go_end - 1, 1), 1);
+	CHECK_EQ(dec.status, MIG_DEC_OK);
+	CHECK(dec.postcopy_live);
+	CHECK_EQ(r.n, 10);
+	CHECK_EQ(r.ev[9].type, 'G');
+	/* Everything up to END is consumed, the stream still open. */
+	CHECK_EQ(mig_dec_feed(&dec, sb + pc_go_end, pc_len - pc_go_end - 1), pc_len - pc_go_end - 1);
+	CHECK_EQ(dec.status, MIG_DEC_OK);
+	CHECK_EQ(mig_dec_feed(&dec, sb + pc_len - 1, 4), 1);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	CHECK_EQ(r.n, 14);
+	/* NULL callbacks take the same stream. */
+	mig_dec_init(&dec, NULL, NULL);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), pc_len);
+	CHECK_EQ(dec.status, MIG_DEC_DONE);
+	CHECK(dec.postcopy_live);
+}
+
+#define RS_ID 0xfeedULL
+
+static size_t build_resumed(void)
+{
+	s_start_with(RAM_PAGES, MIG_CAP_RESUME | MIG_CAP_VALIDATE_RAM);
+	s_resume(RS_ID);
+	s_pages(2);
+	s_page(5, 7);
+	s_page(RAM_PAGES - 1, -1);
+	s_end(false, 0);
+	size_t len = sl;
+	put("\x05\x04", 2);
+	return len;
+}
+
+TEST(decode_resumed_stream)
+{
+	size_t len = build_resumed();
+	CHECK_EQ(len, 80 + 9 + 3 + 10 + 4105 + 2);
+	static const struct ev want[] = {
+		{ 'H', RAM_PAGES * MIG_PAGE_SIZE, 3000000000ULL, MIG_CAP_RESUME | MIG_CAP_VALIDATE_RAM, 1 },
+		{ 'U', RS_ID, 1, 0, 1 }, /* live from RESUME on */
+		{ 'F', 5, 7, 0, 1 },
+		{ 'P', RAM_PAGES - 1, 0, 0, 1 },
+		{ 'E', 0, 0, 0, 1 },
+	};
+	decodes_to(want, ARRAY_SIZE(want), len);
+}
+
+TEST(postcopy_callback_refusals)
+{
+	build_postcopy();
+	struct ev want[16];
+	int n = postcopy_events(want);
+	for (int at = 0; at < n; at++) {
+		struct rec r;
+		rec_init(&r);
+		r.fail_at = at;
+		mig_dec_init(&dec, &ops, &r);
+		size_t used = mig_dec_feed(&dec, sb, sl);
+		CHECK(used <= pc_len);
+		CHECK_EQ(dec.status, MIG_DEC_ERROR);
+		char msg[64];
+		snprintf(msg, sizeof(msg), "test: refusing event %d", at);
+		CHECK_STR_EQ(dec.error, msg);
+		CHECK_EQ(r.n, at + 1);
+	}
+	/* Without a reason: named after the record, at its first field. */
+	static const struct {
+		int at;
+		const char *msg;
+	} silent[] = {
+		{ 6, "stream: byte 4294: MAP refused by the receiver" },
+		{ 8, "stream: byte 4364: POSTCOPY refused by the receiver" },
+		{ 9, "stream: byte 4372: GO refused by the receiver" },
+		{ 13, "stream: byte 8505: END refused by the receiver" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(silent); i++) {
+		struct rec r;
+		rec_init(&r);
+		r.fail_at = silent[i].at;
+		r.silent = true;
+		mig_dec_init(&dec, &ops, &r);
+		mig_dec_feed(&dec, sb, sl);
+		CHECK_STR_EQ(dec.error, silent[i].msg);
+	}
+	build_resumed();
+	struct rec r;
+	rec_init(&r);
+	r.fail_at = 1;
+	r.silent = true;
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), 89);
+	CHECK_STR_EQ(dec.error, "stream: byte 81: RESUME refused by the receiver");
+}
+
+TEST(map_limits_accepted)
+{
+	/* MIG_MAP_WORDS_MAX words, all set, over RAM of exactly that many pages. */
+	static u64 w[MIG_MAP_WORDS_MAX];
+	memset(w, 0xff, sizeof(w));
+	s_start_with(64 * MIG_MAP_WORDS_MAX, 0);
+	s_map(0, w, MIG_MAP_WORDS_MAX);
+	s_round(1);
+	struct rec r;
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), sl);
+	CHECK_EQ(dec.status, MIG_DEC_OK);
+	CHECK_EQ(r.n, 3);
+	CHECK_EQ(r.ev[1].type, 'M');
+	CHECK_EQ(r.ev[1].b, MIG_MAP_WORDS_MAX);
+	CHECK_EQ(r.ev[1].c, words_hash(w, MIG_MAP_WORDS_MAX));
+	CHECK_EQ(r.ev[1].ok, 1);
+	/* The last page of RAM that ends inside a word, and a MAP of none. */
+	s_start_with(100, 0);
+	s_map(0, (const u64[]){ 1, 1ULL << 35 }, 2);
+	s_map1(64, 0);
+	rec_init(&r);
+	mig_dec_init(&dec, &ops, &r);
+	CHECK_EQ(mig_dec_feed(&dec, sb, sl), sl);
+	CHECK_EQ(dec.status, MIG_DEC_OK);
+	CHECK_EQ(r.n, 3);
+}
+
+TEST(refuse_map_fields)
+{
+	s_start();
+	s_map1(1, 1);
+	refused("stream: byte 81: MAP first gfn 0x1 is not a multiple of 64", 91, 1);
+	s_start();
+	s_map1(32, 1);
+	refused("stream: byte 81: MAP first gfn 0x20 is not a multiple of 64", 91, 1);
+	s_start();
+	s_map(0, NULL, 0);
+	refused("stream: byte 89: MAP word count 0 (1..512)", 91, 1);
+	static u64 w[MIG_MAP_WORDS_MAX + 1];
+	s_start_with(64 * (MIG_MAP_WORDS_MAX + 1), 0);
+	s_map(0, w, MIG_MAP_WORDS_MAX + 1);
+	refused("stream: byte 89: MAP word count 513 (1..512)", 91, 1);
+	/* Past RAM rounded up to whole words. */
+	s_start();
+	s_map(0, w, 2);
+	refused("stream: byte 81: MAP for 128 gfns from gfn 0 goes past RAM (64 pages)", 91, 1);
+	s_start();
+	s_map1(64, 0);
+	refused("stream: byte 81: MAP for 64 gfns from gfn 0x40 goes past RAM (64 pages)", 91, 1);
+	s_start();
+	s_map1(0xffffffffffffffc0ULL, 0);
+	refused("stream: byte 81: MAP for 64 gfns from gfn 0xffffffffffffffc0 goes past RAM (64 "
+		"pages)",
+		91, 1);
+	s_start_with(100, 0);
+	s_map(64, w, 2);
+	refused("stream: byte 81: MAP for 128 gfns from gfn 0x40 goes past RAM (100 pages)", 91, 1);
+}
+
+TEST(refuse_map_bits_past_ram)
+{
+	/* gfn 100 of 100 pages: word 1's bit 36, at 80 + 11 + 8. */
+	s_start_with(100, 0);
+	s_map(0, (const u64[]){ 0, 1ULL << 36 }, 2);
+	refused("stream: byte 99: MAP bit for gfn 0x64 outside RAM (100 pages)", 107, 1);
+	s_start_with(100, 0);
+	s_map1(64, 0x8000000000000000ULL);
+	refused("stream: byte 91: MAP bit for gfn 0x7f outside RAM (100 pages)", 99, 1);
+}
+
+/* s_start(), then a record of each type that is not GO, one per stream:
+ * each must be refused at byte at with "<record> " + tail. */
+static void refused_all_but(void (*prefix)(void), u8 allowed1, u8 allowed2, size_t at, int nev,
+			    const char *tail)
+{
+	static const u8 types[] = { MIG_REC_PAGES, MIG_REC_SECTION, MIG_REC_ROUND, MIG_REC_END,
+				    MIG_REC_GO,	   MIG_REC_MAP,	    MIG_REC_POSTCOPY, MIG_REC_RESUME,
+				    0x42 };
+	static const char *const what[] = { "PAGES record", "SECTION record",  "ROUND record",
+					    "END record",   "GO record",       "MAP record",
+					    "POSTCOPY record", "RESUME record", "unknown record type 0x42" };
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		if (types[i] == allowed1 || types[i] == allowed2)
+			continue;
+		prefix();
+		put(&types[i], 1);
+		char msg[160];
+		snprintf(msg, sizeof(msg), "stream: byte %zu: %s %s", at, what[i], tail);
+		refused(msg, at + 1, nev);
+	}
+}
+
+static void pre_postcopy(void)
+{
+	s_start();
+	s_postcopy(9);
+}
+
+static void pre_postcopy_go(void)
+{
+	pre_postcopy();
+	s_go();
+}
+
+static void pre_end(void)
+{
+	s_start();
+	s_end(false, 0);
+}
+
+static void pre_resume_cap(void)
+{
+	s_start_with(RAM_PAGES, MIG_CAP_RESUME);
+}
+
+static void pre_resumed(void)
+{
+	pre_resume_cap();
+	s_resume(3);
+}
+
+TEST(refuse_records_out_of_place)
+{
+	refused_all_but(pre_postcopy, MIG_REC_GO, MIG_REC_GO, 89, 2,
+			"after POSTCOPY (only GO may follow)");
+	refused_all_but(pre_end, MIG_REC_GO, MIG_REC_GO, 82, 2, "after END (only GO may follow)");
+	refused_all_but(pre_postcopy_go, MIG_REC_PAGES, MIG_REC_END, 90, 3,
+			"in the post-copy phase (only PAGES and END may come)");
+	refused_all_but(pre_resumed, MIG_REC_PAGES, MIG_REC_END, 89, 2,
+			"in the post-copy phase (only PAGES and END may come)");
+	refused_all_but(pre_resume_cap, MIG_REC_RESUME, MIG_REC_RESUME, 80, 1,
+			"where RESUME must come (the header has MIG_CAP_RESUME)");
+	/* And after pages of the live phase, too. */
+	pre_postcopy_go();
+	s_pages(1);
+	s_page(3, 3);
+	s_map1(0, 1);
+	refused("stream: byte 103: MAP record in the post-copy phase (only PAGES and END may come)",
+		104, 4);
+}
+
+TEST(refuse_resume_without_cap)
+{
+	s_start();
+	s_resume(1);
+	refused("stream: byte 80: RESUME record, but the header lacks MIG_CAP_RESUME", 81, 1);
+	s_start();
+	s_round(1);
+	s_resume(1);
+	refused("stream: byte 85: RESUME record, but the header lacks MIG_CAP_RESUME", 86, 2);
+}
+
+TEST(refuse_ids_zero)
+{
+	s_start();
+	s_postcopy(0);
+	refused("stream: byte 81: POSTCOPY id 0 (a migration's id is nonzero)", 89, 1);
+	pre_resume_cap();
+	s_resume(0);
+	refused("stream: byte 81: RESUME id 0 (a migration's id is nonzero)", 89, 1);
+}
+
+TEST(refuse_end_digest_in_postcopy)
+{
+	pre_postcopy_go();
+	s_end(true, 1);
+	refused("stream: byte 91: END with a digest in a post-copy stream (the guest ran on the "
+		"destination: its RAM cannot match a digest)",
+		92, 3);
+	pre_resumed();
+	s_pages(1);
+	s_page(0, 0);
+	s_end(true, 1);
+	refused("stream: byte 103: END with a digest in a post-copy stream (the guest ran on the "
+		"destination: its RAM cannot match a digest)",
+		104, 3);
+	/* The flag's own rule comes first. */
+	pre_resumed();
+	put("\x04\x02", 2);
+	refused("stream: byte 90: END digest flag 2 (0 or 1)", 91, 2);
 }
 
 /* ---- replies ---- */
@@ -983,6 +1468,162 @@ TEST(reply_bad_bytes)
 	CHECK_EQ(used, 3);
 	CHECK_STR_EQ(reason, "reply: byte 2: REFUSE reason length 201 (at most 200)");
 	/* Exactly MIG_REASON_MAX is fine (reply_split_at_every_byte). */
+}
+
+/* ---- post-copy replies ---- */
+
+struct rep_ev {
+	enum mig_reply_kind k;
+	u64 a, b, c;
+};
+
+/*
+ * Decode b[0..n) with ram_pages, fed as b[0..cut) and then the rest (or
+ * byte by byte when bytewise), into out; stops after BAD. Returns the
+ * number of replies; *reason ends as the last reason or description.
+ */
+static int reply_events(const u8 *b, size_t n, u64 ram_pages, size_t cut, bool bytewise,
+			struct rep_ev *out, int max, char *reason, size_t reason_len)
+{
+	int nev = 0;
+	mig_reply_init(&rd);
+	rd.ram_pages = ram_pages;
+	for (size_t start = 0; start < n;) {
+		size_t end = bytewise ? start + 1 : start < cut ? cut : n;
+		for (size_t pos = start; pos < end;) {
+			size_t used;
+			enum mig_reply_kind k =
+				mig_reply_feed(&rd, b + pos, end - pos, &used, reason, reason_len);
+			CHECK(used <= end - pos);
+			pos += used;
+			if (k == MIG_REPLY_NONE) {
+				CHECK_EQ(pos, end);
+				break;
+			}
+			CHECK(nev < max);
+			struct rep_ev e = { k, 0, 0, 0 };
+			if (k == MIG_REPLY_REQ)
+				e.a = rd.gfn;
+			if (k == MIG_REPLY_HAVE) {
+				e.a = rd.first_gfn;
+				e.b = rd.nwords;
+				e.c = words_hash(rd.words, rd.nwords);
+			}
+			if (k == MIG_REPLY_BAD) {
+				e.a = pos;
+				out[nev++] = e;
+				return nev;
+			}
+			CHECK(used > 0);
+			out[nev++] = e;
+		}
+		start = end;
+	}
+	return nev;
+}
+
+TEST(postcopy_replies_split_at_every_byte)
+{
+	static const u64 h1[1] = { 0xf0 };
+	static u64 h16[MIG_HAVE_WORDS_MAX];
+	for (int i = 0; i < MIG_HAVE_WORDS_MAX; i++)
+		h16[i] = 0x0101010101010101ULL << (i % 8);
+	const u64 pages = 64 + 64 * MIG_HAVE_WORDS_MAX; /* the last HAVE ends at the last page */
+	u8 b[256];
+	size_t n = 0;
+	n += mig_enc_accept(b + n);
+	n += mig_enc_req(b + n, 5);
+	n += mig_enc_have(b + n, 0, h1, 1);
+	n += mig_enc_have(b + n, 64, h16, MIG_HAVE_WORDS_MAX);
+	n += mig_enc_have_end(b + n);
+	n += mig_enc_req(b + n, pages - 1);
+	n += mig_enc_complete(b + n);
+	n += mig_enc_ack(b + n);
+	CHECK_EQ(n, 1 + 9 + 19 + MIG_MAP_HDR_LEN + 8 * MIG_HAVE_WORDS_MAX + 1 + 9 + 1 + 1);
+	const struct rep_ev want[] = {
+		{ MIG_REPLY_ACCEPT, 0, 0, 0 },
+		{ MIG_REPLY_REQ, 5, 0, 0 },
+		{ MIG_REPLY_HAVE, 0, 1, words_hash(h1, 1) },
+		{ MIG_REPLY_HAVE, 64, MIG_HAVE_WORDS_MAX, words_hash(h16, MIG_HAVE_WORDS_MAX) },
+		{ MIG_REPLY_HAVE_END, 0, 0, 0 },
+		{ MIG_REPLY_REQ, pages - 1, 0, 0 },
+		{ MIG_REPLY_COMPLETE, 0, 0, 0 },
+		{ MIG_REPLY_ACK, 0, 0, 0 },
+	};
+	char reason[MIG_REASON_MAX + 1];
+	for (size_t cut = 0; cut <= n + 1; cut++) {
+		struct rep_ev got[16];
+		int k = reply_events(b, n, pages, cut, cut == n + 1, got, 16, reason, sizeof(reason));
+		CHECK_EQ(k, (int)ARRAY_SIZE(want));
+		for (int i = 0; i < k; i++) {
+			CHECK_EQ(got[i].k, want[i].k);
+			CHECK_EQ(got[i].a, want[i].a);
+			CHECK_EQ(got[i].b, want[i].b);
+			CHECK_EQ(got[i].c, want[i].c);
+		}
+		CHECK_STR_EQ(reason, "");
+	}
+	/* No bound: any gfn, and a HAVE up to the last one there is. */
+	n = mig_enc_req(b, ~0ULL);
+	n += mig_enc_have(b + n, 0xffffffffffffffc0ULL, h1, 1);
+	struct rep_ev got[4];
+	CHECK_EQ(reply_events(b, n, 0, 0, false, got, 4, reason, sizeof(reason)), 2);
+	CHECK_EQ(got[0].a, ~0ULL);
+	CHECK_EQ(got[1].a, 0xffffffffffffffc0ULL);
+}
+
+/* b[0..n) with ram_pages: every reply but the last good, the last BAD with
+ * msg after using bytes up to bad_end; the same byte by byte. */
+static void reply_refused(const u8 *b, size_t n, u64 ram_pages, const char *msg, size_t bad_end)
+{
+	char reason[MIG_REASON_MAX + 1];
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct rep_ev got[8];
+		int k = reply_events(b, n, ram_pages, 0, bytewise, got, 8, reason, sizeof(reason));
+		CHECK(k >= 1);
+		CHECK_EQ(got[k - 1].k, MIG_REPLY_BAD);
+		CHECK_EQ(got[k - 1].a, bad_end);
+		CHECK_STR_EQ(reason, msg);
+		size_t used;
+		CHECK_EQ(mig_reply_feed(&rd, b, n, &used, reason, sizeof(reason)), MIG_REPLY_BAD);
+		CHECK_EQ(used, 0);
+	}
+}
+
+TEST(postcopy_replies_refused)
+{
+	u8 b[MIG_MAP_HDR_LEN + 8 * (MIG_HAVE_WORDS_MAX + 1) + 16];
+	static const u64 w[MIG_HAVE_WORDS_MAX + 1];
+	size_t n;
+
+	n = mig_enc_ack(b);
+	n += mig_enc_req(b + n, 64);
+	reply_refused(b, n, 64, "reply: byte 2: REQ gfn 0x40 outside RAM (64 pages)", 10);
+	n = mig_enc_req(b, ~0ULL);
+	reply_refused(b, n, 1, "reply: byte 1: REQ gfn 0xffffffffffffffff outside RAM (1 pages)", 9);
+
+	n = mig_enc_have(b, 0, w, 0);
+	reply_refused(b, n, 0, "reply: byte 9: HAVE word count 0 (1..16)", 11);
+	n = mig_enc_have(b, 0, w, MIG_HAVE_WORDS_MAX + 1);
+	reply_refused(b, n, 0, "reply: byte 9: HAVE word count 17 (1..16)", 11);
+	n = mig_enc_have(b, 3, w, 1);
+	reply_refused(b, n, 0, "reply: byte 1: HAVE first gfn 0x3 is not a multiple of 64", 11);
+	n = mig_enc_have(b, 0, w, 2);
+	reply_refused(b, n, 64, "reply: byte 1: HAVE for 128 gfns from gfn 0 goes past RAM (64 pages)",
+		      11);
+	n = mig_enc_have(b, 0xffffffffffffffc0ULL, w, 2);
+	reply_refused(b, n, 0,
+		      "reply: byte 1: HAVE for 128 gfns from gfn 0xffffffffffffffc0 goes past the last "
+		      "gfn",
+		      11);
+	/* gfn 70 of 70 pages: bit 6 of the word at 11. */
+	n = mig_enc_have(b, 64, (const u64[]){ 0x40 }, 1);
+	reply_refused(b, n, 70, "reply: byte 11: HAVE bit for gfn 0x46 outside RAM (70 pages)", 19);
+	n = mig_enc_have(b, 64, (const u64[]){ 0x3f }, 1);
+	struct rep_ev got[2];
+	char reason[64];
+	CHECK_EQ(reply_events(b, n, 70, 0, false, got, 2, reason, sizeof(reason)), 1);
+	CHECK_EQ(got[0].k, MIG_REPLY_HAVE);
 }
 
 /* ---- the destination's checks ---- */
