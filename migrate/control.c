@@ -324,7 +324,8 @@ static int parse_on_off(const char *v)
 	return -1;
 }
 
-static const char *const fault_names[] = { "none", "drop-ack", "drop-go", "cut-pages", "cut-final" };
+static const char *const fault_names[] = { "none", "drop-ack", "drop-go", "cut-pages", "cut-final",
+					    "cut-postcopy" };
 
 void migrate_cmd_set_parameter(const char *name, const char *value)
 {
@@ -375,7 +376,7 @@ void migrate_cmd_set_parameter(const char *name, const char *value)
 				hv_printf("x-fault: %s\n", value);
 				return;
 			}
-		hv_printf("error: x-fault takes none, drop-ack, drop-go, cut-pages or cut-final\n");
+		hv_printf("error: x-fault takes none, drop-ack, drop-go, cut-pages, cut-final or cut-postcopy\n");
 		return;
 	} else {
 		hv_printf("error: unknown parameter '%s' (max-bandwidth, downtime-limit, tls-creds)\n", name);
@@ -484,7 +485,11 @@ void migrate_cmd_info(void)
 	hv_printf("total-time: %lu ms\n", total_ms);
 	if (s->setup_end_ns)
 		hv_printf("setup-time: %lu ms\n", (s->setup_end_ns - s->start_ns) / 1000000);
-	if (mig.status == MIG_COMPLETED && mig.role == MIG_ROLE_SOURCE)
+	if (mig.status == MIG_COMPLETED && mig.role == MIG_ROLE_SOURCE &&
+	    mig.policy.expected_downtime_ms == MIG_DOWNTIME_UNKNOWN)
+		hv_printf("downtime: %lu ms (expected: unknown, no round ended; limit %lu ms)\n",
+			  s->downtime_ns / 1000000, mig.params.downtime_limit_ms);
+	else if (mig.status == MIG_COMPLETED && mig.role == MIG_ROLE_SOURCE)
 		hv_printf("downtime: %lu ms (expected %lu ms, limit %lu ms)\n", s->downtime_ns / 1000000,
 			  mig.policy.expected_downtime_ms, mig.params.downtime_limit_ms);
 	else if (mig.role == MIG_ROLE_SOURCE && mig.policy.nr_history &&

@@ -59,6 +59,7 @@ enum mig_fault {
 	MIG_FAULT_DROP_GO,  /* source: hand over, never send GO */
 	MIG_FAULT_CUT_PAGES, /* source: close the link in the middle of round 1 */
 	MIG_FAULT_CUT_FINAL, /* source: close the link during the final copy */
+	MIG_FAULT_CUT_POSTCOPY, /* source: close the link once a quarter of post-copy's pages went */
 };
 
 struct mig_stats {

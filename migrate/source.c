@@ -548,6 +548,12 @@ static void pump_pc_live(u64 now)
 			return;
 		if (mig_conn_unacked(&src.conn) > PC_INFLIGHT)
 			return;
+		if (mig.fault == MIG_FAULT_CUT_POSTCOPY &&
+		    mig.pc.pages_pushed + mig.pc.pages_requested >= mig.pc.pages_at_switch / 4) {
+			mig.fault = MIG_FAULT_NONE; /* once: the recovery must get through */
+			source_failed("test fault cut-postcopy: the link was cut during post-copy");
+			return;
+		}
 		u64 g = src.nr_pages;
 		bool asked = false;
 		while (mig_req_pop(&src.reqs, &g)) {
