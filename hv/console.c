@@ -75,8 +75,12 @@ static void cmd_info_status(struct vm *vm)
 		hv_printf("VM status: error (%s)\n", vm->stop_reason);
 		break;
 	default:
-		hv_printf("VM status: %s%s\n", vm_state_name(vm->state),
-			  vm->vcpu.halted ? " (vCPU halted)" : "");
+		if (vcpu_blocked(&vm->vcpu))
+			hv_printf("VM status: %s (vCPU waiting for page %#lx; %lu pages still to arrive: post-copy)\n",
+				  vm_state_name(vm->state), vm->vcpu.wait_gfn, vm->absent.count);
+		else
+			hv_printf("VM status: %s%s\n", vm_state_name(vm->state),
+				  vm->vcpu.halted ? " (vCPU halted)" : "");
 	}
 }
 

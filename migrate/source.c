@@ -564,6 +564,9 @@ static void pump_pc_live(u64 now)
 			}
 			g = src.nr_pages;
 		}
+		/* max-bandwidth paces the pushed pages, never an asked-for one. */
+		if (!asked && mig_policy_allowance(&mig.policy, mig.pc.bytes, mig.pc.live_start_ns, now) == 0)
+			return;
 		if (!asked)
 			g = mig_prepage_next(&src.prepage, src.send);
 		if (g >= src.nr_pages) {

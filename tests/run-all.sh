@@ -53,6 +53,8 @@ else
     stage netcon python3 tests/harness/netcon_tests.py --build "$BUILD"
     # Live migration between two Terns on Bochs (PML and write protection).
     stage migrate python3 tests/harness/migrate_tests.py --build "$BUILD"
+    # Post-copy and the automatic hybrid, with a broken link recovered.
+    stage postcopy python3 tests/harness/postcopy_tests.py --build "$BUILD"
     # Debian's stock kernel under Tern: its initramfs on the host, then the
     # guest's shell answering through the serial mux on Bochs.
     stage linux-files "$MAKE" linux-guest-check
