@@ -46,7 +46,7 @@ PURE_SRCS := $(wildcard lib/*.c) boot/efi/memmap.c hv/console_cmd.c hv/dirty_mod
              hv/cmdline.c arch/x86_64/vmx_ctl.c arch/x86_64/guest_walk.c boot/mb2/mb2_parse.c net/tcp_pattern.c drivers/pci.c drivers/e1000_ring.c \
              guest-tests/lib/dirty_verdict.c \
              $(wildcard migrate/stream.c migrate/policy.c migrate/status.c arch/x86_64/vcpu_state_check.c \
-                        migrate/prepage.c migrate/latency.c guest-tests/lib/mig_pattern.c)
+                        migrate/prepage.c migrate/latency.c migrate/pagemap.c guest-tests/lib/mig_pattern.c)
 
 .PHONY: all run run-migrate test unit-test guest-test bench fuzz clean deps newlib
 all: $(BUILD)/tern.elf $(BUILD)/tern.efi $(BUILD)/tern.iso $(BUILD)/esp.img guests

@@ -311,6 +311,9 @@ static void run_command(const struct con_parsed *p)
 	case CON_MIGRATE_RECOVER:
 		migrate_cmd_recover(p->argv[0]);
 		break;
+	case CON_MIGRATE_PAUSE:
+		migrate_cmd_pause();
+		break;
 	case CON_MIGRATE_SET_PARAMETER:
 		migrate_cmd_set_parameter(p->argv[0], p->argv[1]);
 		break;

@@ -36,6 +36,8 @@ const struct con_cmd_desc con_commands[CON_NR_CMDS] = {
 	  "switch the running migration to post-copy (capability postcopy-ram)" },
 	{ "migrate_recover", CON_MIGRATE_RECOVER, 1, 1, "tcp:0:PORT",
 	  "destination: wait for the source's migrate -r after a broken post-copy" },
+	{ "migrate_pause", CON_MIGRATE_PAUSE, 0, 0, "",
+	  "drop a post-copy's link on purpose (postcopy-paused; resume with migrate_recover, migrate -r)" },
 	{ "migrate_set_parameter", CON_MIGRATE_SET_PARAMETER, 2, 2, "NAME VALUE",
 	  "max-bandwidth BYTES/S, downtime-limit MS" },
 	{ "migrate_set_capability", CON_MIGRATE_SET_CAPABILITY, 2, 2, "NAME on|off",

@@ -245,6 +245,16 @@ void migrate_cmd_start_postcopy(void)
 	hv_printf("migrate_start_postcopy: switching as soon as pages flow\n");
 }
 
+void migrate_cmd_pause(void)
+{
+	if (mig.role == MIG_ROLE_DEST)
+		mig_dest_pause();
+	else if (mig.role == MIG_ROLE_SOURCE)
+		mig_source_pause();
+	else
+		hv_printf("error: no migration here\n");
+}
+
 void migrate_cmd_recover(const char *uri)
 {
 	u32 addr;

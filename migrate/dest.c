@@ -194,9 +194,10 @@ static int on_fill(void *ctx, u64 gfn, u8 byte, char *why, size_t len)
 
 static int on_map(void *ctx, u64 first_gfn, const u64 *words, u16 nwords, char *why, size_t len)
 {
-	for (u16 i = 0; i < nwords; i++)
-		dst.map[first_gfn / 64 + i] |= words[i];
-	return 0;
+	if (mig_map_apply(dst.map, dst.vm->ram_size / PAGE_SIZE, first_gfn, words, nwords, false))
+		return 0;
+	snprintf(why, len, "MAP at gfn %#lx (%u words) does not fit the VM", first_gfn, nwords);
+	return -1;
 }
 
 /* Each section: where it lands, the version this host reads, its size. */
@@ -414,16 +415,13 @@ static int on_go(void *ctx, char *why, size_t len)
 static int send_have(void)
 {
 	u64 pages = dst.vm->ram_size / PAGE_SIZE, words = BITMAP_WORDS(pages);
-	u64 chunk[MIG_HAVE_WORDS_MAX];
 	u8 buf[MIG_MAP_HDR_LEN + 8 * MIG_HAVE_WORDS_MAX];
+	/* dst.requested is free here (a new connection asks afresh): it holds the map. */
+	u64 *have = dst.requested;
+	mig_map_invert(have, dst.vm->absent.map, pages);
 	for (u64 w = 0; w < words; w += MIG_HAVE_WORDS_MAX) {
 		u16 n = (u16)MIN(words - w, (u64)MIG_HAVE_WORDS_MAX);
-		for (u16 i = 0; i < n; i++) {
-			chunk[i] = dst.vm->absent.map ? ~dst.vm->absent.map[w + i] : ~0ULL;
-			if ((w + i + 1) * 64 > pages)
-				chunk[i] &= (1ULL << (pages % 64)) - 1;
-		}
-		size_t len = mig_enc_have(buf, w * 64, chunk, n);
+		size_t len = mig_enc_have(buf, w * 64, have + w, n);
 		if (mig_conn_send(&dst.conn, buf, len) != (long)len)
 			return -1;
 	}
@@ -448,8 +446,9 @@ static int on_resume(void *ctx, u64 id, char *why, size_t len)
 		snprintf(why, len, "RESUME of migration %#lx; the VM here came with %#lx", id, dst.id);
 		return -1;
 	}
+	int sent = send_have();
 	memset(dst.requested, 0, BITMAP_WORDS(dst.vm->ram_size / PAGE_SIZE) * sizeof(u64));
-	if (send_have()) {
+	if (sent) {
 		snprintf(why, len, "could not queue the page map for the source");
 		return -1;
 	}
@@ -775,6 +774,22 @@ int mig_dest_recover(u16 port, char *why, size_t len)
 		mig_set_status(MIG_EV_RECOVER);
 	dst.phase = D_PC_LISTEN;
 	return 0;
+}
+
+void mig_dest_pause(void)
+{
+	if (!pc_phase() || dst.phase == D_PC_PAUSED) {
+		hv_printf("error: migrate_pause pauses a post-copy after GO; there is none (%s)\n",
+			  mig_status_name(mig.status));
+		return;
+	}
+	if (dst.phase == D_PC_LISTEN) {
+		dst.phase = D_PC_PAUSED;
+		mig_set_status(MIG_EV_PAUSE);
+		hv_printf("migrate: postcopy-paused: no longer waiting for migrate -r\n");
+		return;
+	}
+	dest_pc_paused("migrate_pause by the operator");
 }
 
 void mig_dest_page_wanted(u64 gfn)

@@ -138,6 +138,8 @@ void mig_source_info(void);
 int mig_source_recover(u32 addr_be, u16 port);
 /* migrate_cancel in postcopy-paused: give the source's copy up. */
 void mig_source_abandon(void);
+/* migrate_pause: drop the link of a post-copy on purpose (either side). */
+void mig_source_pause(void);
 
 /* dest.c */
 int mig_dest_listen(u16 port, char *why, size_t len);
@@ -147,6 +149,7 @@ void mig_dest_continue(void);
 /* migrate_recover: listen for the source's migrate -r; 0, or -1 with why. */
 int mig_dest_recover(u16 port, char *why, size_t len);
 void mig_dest_page_wanted(u64 gfn);
+void mig_dest_pause(void);
 void mig_dest_info(void);
 
 /* control.c */

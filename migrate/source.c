@@ -591,10 +591,7 @@ static void pump_pc_live(u64 now)
  * again; what left before the link failed may never have arrived. */
 static void have_done(u64 now)
 {
-	for (u64 w = 0; w < BITMAP_WORDS(src.nr_pages); w++)
-		src.send[w] = ~src.held[w];
-	if (src.nr_pages % 64)
-		src.send[src.nr_pages / 64] &= (1ULL << (src.nr_pages % 64)) - 1;
+	mig_map_invert(src.send, src.held, src.nr_pages);
 	mig_req_init(&src.reqs);
 	mig_prepage_init(&src.prepage, src.nr_pages);
 	mig.pc.recoveries++;
@@ -716,6 +713,16 @@ static void recover_failed(const char *what)
 		   what);
 }
 
+void mig_source_pause(void)
+{
+	if (src.phase < S_PC_LIVE || src.phase == S_PC_PAUSED) {
+		hv_printf("error: migrate_pause pauses a post-copy after the hand-over; there is none (%s)\n",
+			  mig_status_name(mig.status));
+		return;
+	}
+	source_pc_paused("migrate_pause by the operator");
+}
+
 void mig_source_abandon(void)
 {
 	if (src.phase != S_PC_PAUSED) {
@@ -787,8 +794,11 @@ static void read_replies(u64 now)
 				return;
 			} else if (k == MIG_REPLY_HAVE && src.phase == S_PC_HAVE) {
 				/* held is free after the hand-over: it collects the map */
-				for (u16 i = 0; i < src.rep.nwords; i++)
-					src.held[src.rep.first_gfn / 64 + i] = src.rep.words[i];
+				if (!mig_map_apply(src.held, src.nr_pages, src.rep.first_gfn, src.rep.words,
+						   src.rep.nwords, true)) {
+					source_failed("the destination's page map does not fit the VM");
+					return;
+				}
 			} else if (k == MIG_REPLY_HAVE_END && src.phase == S_PC_HAVE) {
 				have_done(now);
 			} else if (k == MIG_REPLY_REFUSE) {

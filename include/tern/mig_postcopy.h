@@ -61,4 +61,19 @@ void mig_lat_add(struct mig_lat *l, u64 ns);
 /* The median of the kept sample (lower middle for an even count), 0 when empty; may reorder sample[]. */
 u64 mig_lat_median(struct mig_lat *l);
 
+/*
+ * The page maps of post-copy (migrate/pagemap.c): MAP (pages still to come),
+ * the destination's absent set and HAVE (the pages it holds), all bitmaps of
+ * nr_pages bits in tern/bitmap.h's layout.
+ * mig_map_invert: out = the pages not set in in; bits past nr_pages stay
+ * clear (HAVE from the absent set; what to resend from HAVE). in NULL: none
+ * set. mig_map_apply: a record's words at first_gfn, ORed into map (MAP) or
+ * replacing its words (HAVE); false, map untouched, when first_gfn is not a
+ * multiple of 64, the words reach past nr_pages rounded up to 64, or a bit
+ * for a page past nr_pages is set.
+ */
+void mig_map_invert(u64 *out, const u64 *in, u64 nr_pages);
+bool mig_map_apply(u64 *map, u64 nr_pages, u64 first_gfn, const u64 *words, u16 nwords,
+		   bool replace);
+
 #endif

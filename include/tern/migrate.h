@@ -42,6 +42,7 @@ void migrate_cmd_cancel(void);
 void migrate_cmd_continue(void);
 void migrate_cmd_start_postcopy(void);                 /* migrate_start_postcopy */
 void migrate_cmd_recover(const char *uri);             /* migrate_recover tcp:0:PORT */
+void migrate_cmd_pause(void);                          /* migrate_pause */
 void migrate_cmd_set_parameter(const char *name, const char *value);
 void migrate_cmd_set_capability(const char *name, const char *value);
 void migrate_cmd_info(void);                           /* info migrate */

@@ -33,6 +33,8 @@ Cases (PML on Skylake-X unless named wp-):
   wp-pc-move          Haswell (dirty log by write protection): pre-copy
                       rounds, then migrate_start_postcopy during round 2;
                       the guest verifies on B
+  wp-pc-pause         B -> A, the operator's migrate_pause on A once the
+                      guest runs there: both pause; recovered as above
 
 One PASS/FAIL line per case, then `postcopy: N passed, N failed`.
 Transcripts: build/test-logs/mig-{pml,wp}-pc-*.log.
@@ -115,13 +117,20 @@ class PostcopyRunner(Runner):
         self.figures.append(f"{self.tag} {src.name} -> {dst.name}: {note}")
         return note
 
-    def pc_recover(self, src: Machine, dst: Machine, src_ip: str, dst_ip: str) -> str:
+    def pc_recover(self, src: Machine, dst: Machine, src_ip: str, dst_ip: str, how: str = "cut") -> str:
+        """how: cut (x-fault cut-postcopy on the source) or pause (the
+        operator's migrate_pause on the destination once the guest runs there)."""
         dst.command(f"migrate_incoming tcp:0:{PORT}", r"^migrate_incoming: listening")
-        src.command("migrate_set_parameter x-fault cut-postcopy", r"^x-fault: cut-postcopy")
+        if how == "cut":
+            src.command("migrate_set_parameter x-fault cut-postcopy", r"^x-fault: cut-postcopy")
         src.command(f"migrate tcp:{dst_ip}:{PORT}", r"^migrate: to ")
         src.command("migrate_start_postcopy", r"^migrate_start_postcopy: switching")
+        if how == "pause":
+            dst.expect(r"^migrate: GO received", MOVE_TIMEOUT, "the guest running there")
+            dst.command("migrate_pause", r"^migrate: postcopy-paused: migrate_pause")
         s = src.expect(r"^migrate: postcopy-paused: (?P<why>.*)\n", MOVE_TIMEOUT, "the source pausing")
-        check("cut-postcopy" in s.group("why") and "can never run here again" in s.group("why"), s.group(0))
+        check(("cut-postcopy" in s.group("why") or how == "pause") and "can never run here again" in s.group("why"),
+              s.group(0))
         d = dst.expect(r"^migrate: postcopy-paused: (?P<why>.*)\n", EVENT_TIMEOUT, "the destination pausing")
         check("cannot be completed" in d.group("why"), d.group(0))
         check(self.info_field(src, "status").startswith("postcopy-paused"), "source not postcopy-paused")
@@ -253,7 +262,8 @@ class PostcopyRunner(Runner):
             if not self.case(f"{t}-pc-boot", boot):
                 return
             if t == "wp":
-                self.case(f"{t}-pc-move", self.pc_move, a, b, IPS[1], "round2")
+                if self.case(f"{t}-pc-move", self.pc_move, a, b, IPS[1], "round2"):
+                    self.case(f"{t}-pc-pause", self.pc_recover, b, a, IPS[1], IPS[0], "pause")
                 return
             if not self.case(f"{t}-pc-move", self.pc_move, a, b, IPS[1]):
                 return

@@ -4,8 +4,9 @@
  * around its array), the pre-paging order (the window after a fault, then
  * the cursor, its wrap, nothing left, faults near and past the end of RAM)
  * and the fault latency (extremes, the median of odd and even samples, the
- * sample replaced in turn once full, empty). Expected values are worked out
- * from the header's rules by hand.
+ * sample replaced in turn once full, empty), and migrate/pagemap.c's maps
+ * (the last word of RAM that is not a multiple of 64 pages, records that
+ * do not fit). Expected values are worked out from the header's rules by hand.
  */
 #include "unit.h"
 #include <tern/bitmap.h>
@@ -417,4 +418,58 @@ TEST(lat_total_saturates)
 	CHECK_EQ(lat.max, ~0ULL - 1);
 	CHECK_EQ(lat.min, 5);
 	CHECK_EQ(mig_lat_median(&lat), 5);
+}
+
+/* ---- the page maps (migrate/pagemap.c) ---- */
+
+TEST(map_invert_masks_the_last_word)
+{
+	u64 in[3] = { 0x1, 0, 0x2 }, out[3];
+	mig_map_invert(out, in, 130); /* 130 pages: 2 bits of word 2 are RAM */
+	CHECK_EQ(out[0], ~0x1ULL);
+	CHECK_EQ(out[1], ~0ULL);
+	CHECK_EQ(out[2], 0x1);        /* page 129 was set, page 128 not; nothing past 130 */
+	mig_map_invert(out, NULL, 130); /* nothing absent: every page is here */
+	CHECK_EQ(out[0], ~0ULL);
+	CHECK_EQ(out[2], 0x3);
+	u64 whole[2] = { 0, 0 }, o2[2];
+	mig_map_invert(o2, whole, 128); /* a multiple of 64: no mask */
+	CHECK_EQ(o2[1], ~0ULL);
+}
+
+TEST(map_invert_twice_is_the_map)
+{
+	u64 in[2] = { 0x8000000000000001ULL, 0x5 }, a[2], b[2];
+	mig_map_invert(a, in, 67);
+	mig_map_invert(b, a, 67);
+	CHECK_EQ(b[0], in[0]);
+	CHECK_EQ(b[1], in[1]);
+}
+
+TEST(map_apply_or_and_replace)
+{
+	u64 map[3] = { 0x10, 0, 0 };
+	u64 w[2] = { 0x1, 0x3 };
+	CHECK(mig_map_apply(map, 130, 0, w, 2, false));
+	CHECK_EQ(map[0], 0x11);
+	CHECK_EQ(map[1], 0x3);
+	u64 r[1] = { 0x2 };
+	CHECK(mig_map_apply(map, 130, 0, r, 1, true));
+	CHECK_EQ(map[0], 0x2);
+	u64 last[1] = { 0x3 };      /* pages 128, 129: the last two */
+	CHECK(mig_map_apply(map, 130, 128, last, 1, false));
+	CHECK_EQ(map[2], 0x3);
+}
+
+TEST(map_apply_refuses_what_does_not_fit)
+{
+	u64 map[3] = { 0, 0, 0 };
+	u64 w[3] = { 1, 1, 1 };
+	u64 past[1] = { 0x4 };      /* page 130 of 130 */
+	CHECK(!mig_map_apply(map, 130, 1, w, 1, false));    /* not a multiple of 64 */
+	CHECK(!mig_map_apply(map, 130, 64, w, 3, false));   /* words 1..3 of 3 */
+	CHECK(!mig_map_apply(map, 130, 192, w, 1, false));  /* word 3 */
+	CHECK(!mig_map_apply(map, 130, 128, past, 1, false));
+	CHECK(!mig_map_apply(map, 130, ~0ULL << 6, w, 1, false)); /* no wrap-around */
+	CHECK_EQ(map[0] | map[1] | map[2], 0);                    /* untouched */
 }
