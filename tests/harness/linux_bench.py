@@ -115,6 +115,7 @@ def measure(build: Path, log_dir: Path) -> dict:
         # The window is from between the first pair of commands to between
         # the second pair; each pair takes well under a second of VM time.
         (e0, i0), (e1, i1) = parse_exits(a0.text), parse_exits(a1.text)
+        res["boot_exits"], res["boot_up"] = e0, up0
         res["idle_s"] = (up1 + up2) / 2 - up0
         res["idle_exits"] = {k: e1.get(k, 0) - e0.get(k, 0) for k in e1}
         res["idle_injected"] = (i1 - i0) if i0 is not None and i1 is not None else None
@@ -137,6 +138,11 @@ def report(res: dict, log_dir: Path) -> list[str]:
         if key in res:
             extra = f"  ({res['kernel_line'][:60]!r})" if key == "kernel" else ""
             out.append(f"  Tern's entry to {what:<24} {res[key] - res['entry']:>15,} cycles{extra}")
+    if "boot_exits" in res:
+        ex = res["boot_exits"]
+        top = sorted(ex.items(), key=lambda kv: -kv[1])[:5]
+        out.append(f"  exits from the VM's start to the idle shell ({res['boot_up']:.1f} s of its clock): "
+                   f"{sum(ex.values()):,}; " + ", ".join(f"{k} {v:,}" for k, v in top))
     if "idle_exits" in res:
         dt = res["idle_s"]
         ex = res["idle_exits"]
