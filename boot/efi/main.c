@@ -133,9 +133,14 @@ static void set_module(struct boot_info *bi, u32 n, u64 addr, u64 len, const cha
 static EFI_STATUS load_linux(EFI_FILE_HANDLE root, struct boot_info *bi)
 {
 	char args[BOOT_MODARGS_LEN];
-	u64 addr, len, n = 0;
+	u64 kaddr, klen, addr, len, n = 0;
 	EFI_STATUS st;
 
+	st = read_file(root, "linux/vmlinuz", &kaddr, &klen);
+	if (st == EFI_NOT_FOUND)
+		return fail("guest=linux but the ESP has no /linux/vmlinuz", st);
+	if (EFI_ERROR(st))
+		return st;
 	st = read_file(root, "linux/cmdline", &addr, &len);
 	if (EFI_ERROR(st) && st != EFI_NOT_FOUND)
 		return st;
@@ -152,13 +157,8 @@ static EFI_STATUS load_linux(EFI_FILE_HANDLE root, struct boot_info *bi)
 	while (n > 0 && (args[n - 1] == ' ' || args[n - 1] == '\t'))
 		n--;
 	args[n] = 0;
-	st = read_file(root, "linux/vmlinuz", &addr, &len);
-	if (st == EFI_NOT_FOUND)
-		return fail("guest=linux but the ESP has no /linux/vmlinuz", st);
-	if (EFI_ERROR(st))
-		return st;
-	set_module(bi, 0, addr, len, "linux", args);
-	log_range("Linux kernel /linux/vmlinuz", addr, len);
+	set_module(bi, 0, kaddr, klen, "linux", args);
+	log_range("Linux kernel /linux/vmlinuz", kaddr, klen);
 	st = read_file(root, "linux/initrd.img", &addr, &len);
 	if (st == EFI_NOT_FOUND) {
 		log_str(LOG_SERIAL, "tern-efi: no /linux/initrd.img, booting the kernel without one\n");
