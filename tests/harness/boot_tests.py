@@ -41,7 +41,7 @@ from suite import Suite, check  # noqa: E402
 BOOT_TIMEOUT = 240     # power-on to Tern's first line (OVMF + GRUB under Bochs is the slowest)
 STEP_TIMEOUT = 120     # one line or one console answer after that
 SHUTDOWN_GRACE = 60
-LINUX_FIRST_LINE_TIMEOUT = 240  # Tern's start to the kernel's first line (quiet), under load
+LINUX_FIRST_LINE_TIMEOUT = 600  # hang guard: Tern to the kernel's first line, about 100 s on a quiet machine
 WALL_TIMEOUT = 900
 MAC_QEMU = "52:54:00:12:34:56"
 MAC_BOCHS = "52:54:00:12:34:57"
