@@ -1,5 +1,5 @@
 # Tern: one non-recursive Makefile.
-#   make          build/tern.elf, build/tern.efi, build/tern.iso, build/esp.img, guests
+#   make          build/tern.elf, build/tern.efi, build/tern.iso, build/esp.img, build/esp-linux.img, guests
 #   make run      boot Tern with the demo guest in Bochs, console on this terminal
 #                 (GUEST=linux: with the stock Debian Linux guest instead)
 #   make test     host unit tests, fuzz smoke, guest tests on Bochs and QEMU
@@ -49,7 +49,7 @@ PURE_SRCS := $(wildcard lib/*.c) boot/efi/memmap.c hv/console_cmd.c hv/dirty_mod
                         migrate/prepage.c migrate/latency.c migrate/pagemap.c guest-tests/lib/mig_pattern.c)
 
 .PHONY: all run run-migrate test unit-test guest-test bench fuzz clean deps newlib
-all: $(BUILD)/tern.elf $(BUILD)/tern.efi $(BUILD)/tern.iso $(BUILD)/esp.img guests
+all: $(BUILD)/tern.elf $(BUILD)/tern.efi $(BUILD)/tern.iso $(BUILD)/esp.img $(BUILD)/esp-linux.img guests
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/install-deps.sh
@@ -159,8 +159,15 @@ linux-guest-check: | $(DEPS_STAMP)
 # ---- boot media ----
 $(BUILD)/tern.iso: $(BUILD)/tern.elf $(BUILD)/tern.efi guests scripts/mkiso.sh $(LINUX_KERNEL) $(LINUX_INITRD)
 	$(Q)bash scripts/mkiso.sh $@ $(BUILD)
-$(BUILD)/esp.img: $(BUILD)/tern.efi $(BUILD)/guests/demo.elf scripts/mkesp.sh
-	$(Q)bash scripts/mkesp.sh $@ $(BUILD)/tern.efi $(BUILD)/guests/demo.elf "guest=guest.elf"
+# Both ESP images carry the demo guest and the Linux guest's files (/linux/,
+# docs/boot-uefi.md); their tern.cfg picks one: esp.img the demo,
+# esp-linux.img Linux. The kernel's command line is the ISO's tern-linux one.
+ESP_LINUX_CMDLINE := console=ttyS0,115200 nokaslr pci=off tsc=reliable 8250.nr_uarts=1 panic=-1 noapic reboot=acpi rdinit=/init quiet
+ESP_DEPS := $(BUILD)/tern.efi $(BUILD)/guests/demo.elf scripts/mkesp.sh $(LINUX_KERNEL) $(LINUX_INITRD)
+$(BUILD)/esp.img: $(ESP_DEPS)
+	$(Q)bash scripts/mkesp.sh $@ $(BUILD)/tern.efi $(BUILD)/guests/demo.elf "guest=guest.elf" $(BUILD)/linux "$(ESP_LINUX_CMDLINE)"
+$(BUILD)/esp-linux.img: $(ESP_DEPS)
+	$(Q)bash scripts/mkesp.sh $@ $(BUILD)/tern.efi $(BUILD)/guests/demo.elf "guest=linux mem=256M" $(BUILD)/linux "$(ESP_LINUX_CMDLINE)"
 
 # `make run GUEST=NAME` boots the ISO's entry tern-NAME instead of the menu's
 # default (the demo); GUEST=linux boots the stock Debian kernel (its guest

@@ -171,6 +171,8 @@ static void apply(struct hv_config *cfg, char *word, void (*warn)(void *, const 
 			strcpy(cfg->migrate_psk_id, val);
 	} else if (!strcmp(word, "migrate_plain") && !val) {
 		cfg->migrate_plain = true;
+	} else if (!strcmp(word, "stamp_guest") && !val) {
+		cfg->stamp_guest = true;
 	} else if (!strcmp(word, "debug_crash") && !val) {
 		cfg->debug_crash = true;
 	} else if (!strcmp(word, "noguest") && !val) {

@@ -408,10 +408,20 @@ static void mux_switch(void)
 	}
 }
 
-/* Keep the guest's UART in step with the focus (a reset re-creates it) and
- * hand it what was typed, as its receive FIFO makes room. */
+static bool stamp_on;
+
+void con_stamp_guest(bool on)
+{
+	stamp_on = on;
+}
+
+/* Keep the guest's UART in step with the focus and the stamping (a reset
+ * re-creates it, and this runs before the vCPU does again) and hand it what
+ * was typed, as its receive FIFO makes room. */
 static void mux_service(void)
 {
+	if (stamp_on && the_vm && the_vm->uart.clock != arch_cycles)
+		vuart_set_clock(&the_vm->uart, arch_cycles);
 	if (!guest_focus)
 		return;
 	if (!mux_has_guest()) {

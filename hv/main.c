@@ -126,6 +126,7 @@ void hv_main(struct boot_info *bi)
 	hv_printf("tern: command line: '%s'\n", shown);
 	cmdline_parse(bi->cmdline, &config, config_warning, NULL);
 	con_allow_crash(config.debug_crash);
+	con_stamp_guest(config.stamp_guest);
 	vm_allow_test_hypercalls(config.test_hypercalls);
 	acpi_rsdp = bi->acpi_rsdp;
 	efi_runtime = bi->efi_runtime;

@@ -14,6 +14,7 @@
  * cannot tell four idle character times from none.
  */
 #include <tern/vuart.h>
+#include <stdio.h>
 #include <string.h>
 
 enum { R_DATA, R_IER, R_IIR_FCR, R_LCR, R_MCR, R_LSR, R_MSR, R_SCR };
@@ -230,13 +231,33 @@ void vuart_init(struct vuart *u, void (*sink)(void *, const char *), void *ctx)
 	vuart_reset(u);
 }
 
+/* A line to the sink, with its stamp when a clock is set. */
+static void emit(struct vuart *u, const char *line)
+{
+	char buf[VUART_LINE_MAX + 24];
+	if (!u->sink)
+		return;
+	if (!u->clock) {
+		u->sink(u->sink_ctx, line);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "@%llu %s", (unsigned long long)u->line_t0, line);
+	u->sink(u->sink_ctx, buf);
+}
+
+void vuart_set_clock(struct vuart *u, u64 (*clock)(void))
+{
+	u->clock = clock;
+	if (clock && u->line_len)
+		u->line_t0 = clock();
+}
+
 void vuart_flush(struct vuart *u)
 {
 	if (!u->line_len)
 		return;
 	u->line[u->line_len] = '\0';
-	if (u->sink)
-		u->sink(u->sink_ctx, u->line);
+	emit(u, u->line);
 	u->line_len = 0;
 }
 
@@ -252,9 +273,9 @@ static void line_add(struct vuart *u, u8 c)
 {
 	if (c == '\n') {
 		if (!u->line_len) {
-			u->line[0] = '\0';
-			if (u->sink)
-				u->sink(u->sink_ctx, u->line);
+			if (u->clock)
+				u->line_t0 = u->clock();
+			emit(u, "");
 			return;
 		}
 		vuart_flush(u);
@@ -269,6 +290,8 @@ static void line_add(struct vuart *u, u8 c)
 	 * after exactly VUART_LINE_MAX characters does not add an empty line. */
 	if (u->line_len == VUART_LINE_MAX)
 		vuart_flush(u);
+	if (!u->line_len && u->clock)
+		u->line_t0 = u->clock();
 	u->line[u->line_len++] = (char)c;
 }
 

@@ -2,7 +2,7 @@
  * efi_main: the Tern UEFI loader (a gnu-efi application; crt0 calls efi_main
  * with the SysV convention). It prints a banner, reads the one-line command
  * line from /tern.cfg and the guest named by guest=FILE (or falls back to the
- * embedded demo guest), loads the embedded tern.elf below 4 GiB, finds the
+ * embedded demo guest; guest=linux: a kernel and initramfs from /linux/), loads the embedded tern.elf below 4 GiB, finds the
  * ACPI RSDP, builds the hand-over page tables and struct boot_info, exits Boot
  * Services with the final memory map converted into boot_info, and jumps to
  * the core's entry64 (see include/tern/image.h for the contract).
@@ -93,14 +93,94 @@ static bool cmdline_guest(const char *s, char *out, u64 cap)
 	return false;
 }
 
+static void log_range(const char *what, u64 base, u64 len)
+{
+	log_str(LOG_SERIAL, "tern-efi: ");
+	log_str(LOG_SERIAL, what);
+	log_str(LOG_SERIAL, " at ");
+	log_hex(LOG_SERIAL, base);
+	log_str(LOG_SERIAL, " len ");
+	log_hex(LOG_SERIAL, len);
+	log_str(LOG_SERIAL, "\n");
+}
+
+/* Module n of bi: the file at addr, named name, with args (may be NULL). */
+static void set_module(struct boot_info *bi, u32 n, u64 addr, u64 len, const char *name,
+		       const char *args)
+{
+	struct boot_module *m = &bi->modules[n];
+	u64 i;
+
+	m->base = addr;
+	m->len = len;
+	for (i = 0; name[i] && i + 1 < BOOT_MODNAME_LEN; i++)
+		m->name[i] = name[i];
+	m->name[i] = 0;
+	for (i = 0; args && args[i] && i + 1 < BOOT_MODARGS_LEN; i++)
+		m->args[i] = args[i];
+	m->args[i] = 0;
+	if (bi->nr_modules < n + 1)
+		bi->nr_modules = n + 1;
+	add_reserved(bi, addr, len);
+}
+
+/*
+ * guest=linux: the modules GRUB's tern-linux entry gives the core, from
+ * files on the ESP: /linux/vmlinuz as `linux` with the first line of
+ * /linux/cmdline as its arguments (the kernel's command line), and
+ * /linux/initrd.img as `initrd` when it exists.
+ */
+static EFI_STATUS load_linux(EFI_FILE_HANDLE root, struct boot_info *bi)
+{
+	char args[BOOT_MODARGS_LEN];
+	u64 kaddr, klen, addr, len, n = 0;
+	EFI_STATUS st;
+
+	st = read_file(root, "linux/vmlinuz", &kaddr, &klen);
+	if (st == EFI_NOT_FOUND)
+		return fail("guest=linux but the ESP has no /linux/vmlinuz", st);
+	if (EFI_ERROR(st))
+		return st;
+	st = read_file(root, "linux/cmdline", &addr, &len);
+	if (EFI_ERROR(st) && st != EFI_NOT_FOUND)
+		return st;
+	if (st == EFI_NOT_FOUND) {
+		log_str(LOG_BOTH, "tern-efi: warning: no /linux/cmdline, the kernel gets an empty "
+				  "command line\n");
+	} else {
+		const char *p = (const char *)(UINTN)addr;
+
+		while (n < len && n + 1 < sizeof(args) && p[n] != '\n' && p[n] != '\r' && p[n])
+			args[n] = p[n], n++;
+		free_low(addr, len);
+	}
+	while (n > 0 && (args[n - 1] == ' ' || args[n - 1] == '\t'))
+		n--;
+	args[n] = 0;
+	set_module(bi, 0, kaddr, klen, "linux", args);
+	log_range("Linux kernel /linux/vmlinuz", kaddr, klen);
+	st = read_file(root, "linux/initrd.img", &addr, &len);
+	if (st == EFI_NOT_FOUND) {
+		log_str(LOG_SERIAL, "tern-efi: no /linux/initrd.img, booting the kernel without one\n");
+		return EFI_SUCCESS;
+	}
+	if (EFI_ERROR(st))
+		return st;
+	set_module(bi, 1, addr, len, "initrd", NULL);
+	log_range("initramfs /linux/initrd.img", addr, len);
+	return EFI_SUCCESS;
+}
+
 static EFI_STATUS load_guest(EFI_FILE_HANDLE root, struct boot_info *bi)
 {
-	struct boot_module *m = &bi->modules[0];
 	char name[GUEST_NAME_MAX];
 	u64 addr = 0, len = 0;
 	EFI_STATUS st = EFI_NOT_FOUND;
 
 	if (root && cmdline_guest(bi->cmdline, name, sizeof(name))) {
+		if (name[0] == 'l' && name[1] == 'i' && name[2] == 'n' && name[3] == 'u' &&
+		    name[4] == 'x' && !name[5])
+			return load_linux(root, bi);
 		st = read_file(root, name, &addr, &len);
 		if (st == EFI_NOT_FOUND) {
 			log_str(LOG_SERIAL, "tern-efi: guest file /");
@@ -120,11 +200,7 @@ static EFI_STATUS load_guest(EFI_FILE_HANDLE root, struct boot_info *bi)
 			return fail("no memory below 4 GiB for the demo guest", st);
 		CopyMem((void *)(UINTN)addr, (void *)demo_elf_start, len);
 	}
-	m->base = addr;
-	m->len = len;
-	CopyMem(m->name, "guest", 6);
-	bi->nr_modules = 1;
-	add_reserved(bi, addr, len);
+	set_module(bi, 0, addr, len, "guest", NULL);
 	return EFI_SUCCESS;
 }
 
@@ -200,17 +276,6 @@ static EFI_STATUS exit_boot_services(EFI_HANDLE image, struct boot_info *bi)
 	halt_forever();
 }
 
-static void log_range(const char *what, u64 base, u64 len)
-{
-	log_str(LOG_SERIAL, "tern-efi: ");
-	log_str(LOG_SERIAL, what);
-	log_str(LOG_SERIAL, " at ");
-	log_hex(LOG_SERIAL, base);
-	log_str(LOG_SERIAL, " len ");
-	log_hex(LOG_SERIAL, len);
-	log_str(LOG_SERIAL, "\n");
-}
-
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
 	EFI_LOADED_IMAGE *li;
@@ -262,7 +327,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		return st;
 	/* The core prints the command line with secrets (netcon_psk=) hidden. */
 	log_str(LOG_SERIAL, bi->cmdline[0] ? "tern-efi: tern.cfg read\n" : "tern-efi: empty command line\n");
-	log_range("guest module", bi->modules[0].base, bi->modules[0].len);
+	if (bi->modules[0].name[0] == 'g')
+		log_range("guest module", bi->modules[0].base, bi->modules[0].len);
 
 	st = load_tern_elf(tern_elf_start, (u64)(tern_elf_end - tern_elf_start), &img);
 	if (EFI_ERROR(st))

@@ -30,6 +30,7 @@ struct hv_config {
 	char netcon_psk_id[64];  /* "netcon_psk_id=NAME", default "tern" */
 	bool netcon_plain;       /* "netcon_plain": unencrypted console, tests only */
 	bool debug_crash;        /* "debug_crash": the console's `crash` command works */
+	bool stamp_guest;        /* "stamp_guest": guest lines carry Tern's cycle count (make bench) */
 	u16 incoming_port;       /* "incoming=tcp:0:PORT": wait for a migrating VM */
 	bool migrate_test;       /* "migrate_test": the x-fault parameter works (tests only) */
 	bool test_hypercalls;    /* "test_hypercalls": the dirty-log test hypercalls answer */

@@ -96,6 +96,9 @@ void con_poll(void);
 void con_set_no_vm_reason(const char *why);
 /* Boot option debug_crash: let the `crash` command bring Tern down. */
 void con_allow_crash(bool allow);
+/* Boot option stamp_guest: the VM's relayed serial lines read
+ * "vm0| @CYCLES text", CYCLES being arch_cycles() at the line's first byte. */
+void con_stamp_guest(bool on);
 enum con_feed_result con_line_feed(struct con_line *l, int c, const char **echo);
 
 /*

@@ -42,6 +42,10 @@ struct vuart {
 	/* When set, each transmitted byte goes here unchanged instead. */
 	void (*tx_raw)(void *ctx, u8 byte);
 	void *tx_raw_ctx;
+	/* When set (boot option stamp_guest), each line reaches the sink as
+	 * "@N text": N is clock() when the line's first byte arrived. */
+	u64 (*clock)(void);
+	u64 line_t0;
 };
 
 /* Power-on: reset registers (vuart_reset), empty line, no raw hook. */
@@ -59,6 +63,10 @@ void vuart_flush(struct vuart *u);
 /* Route transmitted bytes to tx_raw(ctx, byte) (NULL: back to the line
  * collector). A partial line is flushed first so output stays in order. */
 void vuart_set_tx_raw(struct vuart *u, void (*tx_raw)(void *ctx, u8 byte), void *ctx);
+/* Stamp each collected line with clock() at its first byte (NULL: plain
+ * lines). vuart_init clears it. A line started before the call is stamped
+ * with the time of the call. */
+void vuart_set_clock(struct vuart *u, u64 (*clock)(void));
 
 /* One byte from the host into the receiver: 0, or -1 when it cannot take it
  * (FIFO full, or loopback mode disconnects the serial input) and the caller

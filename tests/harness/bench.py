@@ -7,8 +7,10 @@ counts (one tick per emulated instruction; a halted CPU skips ticks ahead):
   boot  power-on to Tern's first VM entry (BIOS, GRUB, Tern's set-up),
   run   first VM entry to the VM's end (guest and hypervisor work together).
 Both come from the Bochs debugger: breakpoints on START_SYMBOL and on
-END_SYMBOLS in tern.elf, `ptime` at each hit. Then the hypervisor's image
-size (`size`) and its lines of code.
+END_SYMBOLS in tern.elf, `ptime` at each hit. Then the boot cost, the stock
+Linux guest's boot and idle exits (linux_bench.py, from Tern's cycle counter),
+dirty tracking, the network, the hypervisor's image size (`size`), its lines
+of code, and live migration (mig_bench.py).
 
 Usage: bench.py --build build [--only NAME]... [-j N]
 """
@@ -320,6 +322,11 @@ def main() -> int:
 
     if iso.exists() and not args.only:
         boot_section(iso, log_dir)
+        try:  # the stock Linux guest (tests/harness/linux_bench.py)
+            import linux_bench
+            linux_bench.main(["--build", str(build)])
+        except (Exception, SystemExit) as e:  # figures, not a verdict: report and go on
+            print(f"\nlinux guest: not measured: {type(e).__name__}: {e}")
         dirty_section(iso, log_dir, args.jobs)
         if os.geteuid() == 0:
             network_section(build)

@@ -11,6 +11,10 @@ Cases:
   iso-uefi-bochs  Bochs Skylake-X + OVMF booting the ISO from CD, an e1000 in
                   slot 1: VMX on, the demo guest runs under Tern, config space
                   through the legacy ports (Bochs' OVMF has no ACPI tables)
+  esp-linux-bochs Bochs Skylake-X + OVMF booting build/esp-linux.img (no
+                  GRUB): tern.efi loads Tern, the kernel, the initramfs and
+                  the kernel's command line from the ESP (tern.cfg
+                  guest=linux); the Linux guest prints its first line
   noept-bochs     Bochs core2_penryn_t9600 (VMX without EPT), BIOS + GRUB, no
                   NIC: "EPT not available", no VM, the console answers, "no
                   supported NIC found"
@@ -37,6 +41,7 @@ from suite import Suite, check  # noqa: E402
 BOOT_TIMEOUT = 240     # power-on to Tern's first line (OVMF + GRUB under Bochs is the slowest)
 STEP_TIMEOUT = 120     # one line or one console answer after that
 SHUTDOWN_GRACE = 60
+LINUX_FIRST_LINE_TIMEOUT = 600  # hang guard: Tern to the kernel's first line, about 100 s on a quiet machine
 WALL_TIMEOUT = 900
 MAC_QEMU = "52:54:00:12:34:56"
 MAC_BOCHS = "52:54:00:12:34:57"
@@ -129,6 +134,20 @@ class Runner(Suite):
             ])
         return "OVMF -> GRUB EFI -> Tern with VMX, the demo guest ran"
 
+    def esp_linux_bochs(self) -> str:
+        esp = self.build / "esp-linux.img"
+        check(esp.exists(), f"{esp} missing (make build/esp-linux.img)")
+        with self.machine("esp-linux-bochs", emulator="bochs", firmware="ovmf", esp=esp, megs=512) as m:
+            m.expect(r"^tern: Tern hypervisor, booted via UEFI\n", BOOT_TIMEOUT, "Tern's banner, booted by UEFI")
+            m.expect(r"^tern: VMX on: EPT", STEP_TIMEOUT, "'VMX on'")
+            m.expect(r"^tern: Linux guest: kernel \d+ bytes, initrd \d+ bytes, command line 'console=ttyS0",
+                     STEP_TIMEOUT, "the kernel, initramfs and command line from the ESP")
+            k = m.expect(r"^vm0: Linux (\S+) ", STEP_TIMEOUT, "Tern loading the kernel")
+            first = m.expect(r"^vm0\| (.*)\n", LINUX_FIRST_LINE_TIMEOUT, "the kernel's first line")
+            m.command("info status", r"^VM status: running", STEP_TIMEOUT)
+            self.shutdown(m)
+        return f"OVMF -> tern.efi -> Tern -> Linux {k.group(1)} from the ESP, first line {first.group(1)[:40]!r}"
+
     def noept_bochs(self) -> str:
         with self.machine("noept-bochs", emulator="bochs", firmware="bios",
                           model="core2_penryn_t9600", test_cfg=grub_test_cfg("cpuid")) as m:
@@ -146,7 +165,7 @@ class Runner(Suite):
         return "refused with 'EPT not available', console kept"
 
 
-CASES = ("iso-uefi-qemu", "iso-uefi-bochs", "noept-bochs")
+CASES = ("iso-uefi-qemu", "iso-uefi-bochs", "esp-linux-bochs", "noept-bochs")
 
 
 def main() -> int:

@@ -205,6 +205,16 @@ TEST(debug_crash_is_a_bare_flag)
 	CHECK(!cfg.debug_crash);
 }
 
+TEST(stamp_guest_is_a_bare_flag)
+{
+	CHECK_EQ(parse("guest=linux"), 0);
+	CHECK(!cfg.stamp_guest);
+	CHECK_EQ(parse("guest=linux stamp_guest"), 0);
+	CHECK(cfg.stamp_guest);
+	CHECK_EQ(parse("stamp_guest=1"), 1);
+	CHECK(!cfg.stamp_guest);
+}
+
 TEST(dirty_modes)
 {
 	CHECK_EQ(parse("dirty=wp"), 0);
