@@ -125,13 +125,15 @@ class PostcopyRunner(Runner):
             src.command("migrate_set_parameter x-fault cut-postcopy", r"^x-fault: cut-postcopy")
         src.command(f"migrate tcp:{dst_ip}:{PORT}", r"^migrate: to ")
         src.command("migrate_start_postcopy", r"^migrate_start_postcopy: switching")
+        d = None
         if how == "pause":
             dst.expect(r"^migrate: GO received", MOVE_TIMEOUT, "the guest running there")
-            dst.command("migrate_pause", r"^migrate: postcopy-paused: migrate_pause")
+            d = dst.command("migrate_pause", r"^migrate: postcopy-paused: (?P<why>migrate_pause.*)\n").match
         s = src.expect(r"^migrate: postcopy-paused: (?P<why>.*)\n", MOVE_TIMEOUT, "the source pausing")
         check(("cut-postcopy" in s.group("why") or how == "pause") and "can never run here again" in s.group("why"),
               s.group(0))
-        d = dst.expect(r"^migrate: postcopy-paused: (?P<why>.*)\n", EVENT_TIMEOUT, "the destination pausing")
+        if d is None:
+            d = dst.expect(r"^migrate: postcopy-paused: (?P<why>.*)\n", EVENT_TIMEOUT, "the destination pausing")
         check("cannot be completed" in d.group("why"), d.group(0))
         check(self.info_field(src, "status").startswith("postcopy-paused"), "source not postcopy-paused")
         check(self.info_field(dst, "status").startswith("postcopy-paused"), "destination not postcopy-paused")
