@@ -36,9 +36,13 @@ int vm_absent_begin(struct vm *vm, const u64 *map)
 			return -1;
 		}
 	}
-	vm->absent.map = m;
-	vm->absent.count = bitmap_weight(m, pages);
 	vm->vcpu.waiting = false;
+	vm->absent.count = bitmap_weight(m, pages);
+	if (!vm->absent.count) { /* everything is here already */
+		free(m);
+		return 0;
+	}
+	vm->absent.map = m;
 	arch_ept_flush(vm);
 	return 0;
 }

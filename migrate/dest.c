@@ -662,6 +662,15 @@ static void wait_continue(const char *what)
 {
 	dst.phase = D_WAIT_CONTINUE;
 	mig_conn_close(&dst.conn);
+	if (dst.postcopy) {
+		/* Post-copy: the source kept the pages in the MAP; the VM can run
+		 * here only with them (migrate_continue, then migrate_recover). */
+		mig_report("migrate: %s after ACK: the VM stays paused here, its state loaded and %lu pages "
+			   "still at the source. If the source says it handed the VM over, type migrate_continue, "
+			   "then migrate_recover tcp:0:PORT for the pages; if the source says the VM runs there, "
+			   "type migrate_cancel.\n", what, dst.vm->absent.count);
+		return;
+	}
 	mig_report("migrate: %s after ACK: the VM stays paused here, complete. If the source says it "
 	       "handed the VM over (or the source is down), type migrate_continue here; if the source "
 	       "says the VM runs there, do not.\n", what);

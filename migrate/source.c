@@ -300,7 +300,11 @@ static void start_round(u64 now)
 	stage(rec, mig_enc_round(rec, src.round));
 }
 
-static void enter_final(u64 now, enum mig_reason why)
+/*
+ * Pause the vCPU for good (the final copy, or the switch to post-copy) and
+ * gather in send every page whose latest contents the destination lacks.
+ */
+static void pause_and_harvest(u64 now, enum mig_event ev)
 {
 	struct vm *vm = src.vm;
 	src.was_running = vm->state == VM_RUNNING;
@@ -309,14 +313,20 @@ static void enter_final(u64 now, enum mig_reason why)
 	/* The state as the guest left it, its TSC included: read now, not after
 	 * the final copy, or the guest would see the copy's time as a jump. */
 	arch_vcpu_save(&vm->vcpu, src.cpu);
-	mig_set_status(MIG_EV_STOP_COPY);
+	mig_set_status(ev);
 	/* The last harvest: the vCPU is out of the guest and stays out. It ORs
-	 * into what the round's own harvest left in dirty: both must go. */
+	 * into what the round's own harvest left in dirty: both must go, with
+	 * the held pages and what this round had not reached yet. */
 	mig.stats.dirty_sync_count++;
 	dirty_log_harvest(vm, src.prev);
 	for (u64 w = 0; w < BITMAP_WORDS(src.nr_pages); w++)
 		src.dirty[w] |= src.prev[w];
 	mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, false);
+}
+
+static void enter_final(u64 now, enum mig_reason why)
+{
+	pause_and_harvest(now, MIG_EV_STOP_COPY);
 	mig.stats.final_pages = bitmap_weight(src.send, src.nr_pages);
 	src.phase = S_FINAL;
 	src.final_step = 0;
@@ -332,19 +342,7 @@ static void enter_final(u64 now, enum mig_reason why)
  */
 static void enter_postcopy(u64 now, const char *why)
 {
-	struct vm *vm = src.vm;
-	src.was_running = vm->state == VM_RUNNING;
-	vm->state = VM_FINISH_MIGRATE;
-	mig.stats.pause_ns = now;
-	arch_vcpu_save(&vm->vcpu, src.cpu);
-	mig_set_status(MIG_EV_POSTCOPY);
-	/* As enter_final: whatever the guest dirtied, held back or this round
-	 * did not reach yet is what the destination must not trust. */
-	mig.stats.dirty_sync_count++;
-	dirty_log_harvest(vm, src.prev);
-	for (u64 w = 0; w < BITMAP_WORDS(src.nr_pages); w++)
-		src.dirty[w] |= src.prev[w];
-	mig_select_next(src.send, src.held, src.prev, src.dirty, src.nr_pages, false);
+	pause_and_harvest(now, MIG_EV_POSTCOPY);
 	src.postcopy = true;
 	u64 t = arch_cycles();
 	src.id = (t ^ (t >> 29) ^ (u64)src.nr_pages << 40) | 1;

@@ -38,6 +38,7 @@ Usage: migrate_tests.py --build build [--config pml|wp]... [--mem 8M]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shutil
 import subprocess
@@ -328,19 +329,39 @@ class Runner(Suite):
         self.passes_after(a, a.mark(), 2, EVENT_TIMEOUT)
         return r.group("why")[:80]
 
-    def workload(self, name: str) -> str:
-        """One of the four workloads of the QEMU figures moved A -> B with no
-        operator action: it must converge (auto-converge on, the defaults),
-        and its own progress lines must go on, with no FAIL, on B."""
+    @contextlib.contextmanager
+    def hub_pair(self, guest: str, label: str):
+        """A (running guest) and B (waiting) on a hub of their own; both
+        closed, and the hub stopped, however the case ends."""
         base = free_udp_base(4)
         hub = subprocess.Popen(["bxhub", "-ports=2", f"-base={base}"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         keys = "migrate_plain"
-        a = self.machine(0, base, f"guest=mig_{name} mem={self.mem} {keys}", guest=f"mig_{name}",
-                         label=f"{name}-a")
-        b = self.machine(1, base, f"noguest incoming=tcp:0:{PORT} {keys}", label=f"{name}-b")
-        progress = rf"^vm0\| mig: {name} ok: (?P<n>\d+) "
+        a = self.machine(0, base, f"guest={guest} mem={self.mem} {keys}", guest=guest, label=f"{label}-a")
+        b = self.machine(1, base, f"noguest incoming=tcp:0:{PORT} {keys}", label=f"{label}-b")
         try:
+            yield a, b
+        finally:
+            for x in (a, b):
+                x.close()
+            hub.terminate()
+            hub.wait(10)
+
+    def progress_on(self, m: Machine, mark: int, progress: str, count: int = 2) -> None:
+        """count of the workload's progress lines after mark; no FAIL anywhere."""
+        deadline = time.monotonic() + 300
+        while len(re.findall(progress, m.text_since(mark), re.M)) < count:
+            check(time.monotonic() < deadline, f"the workload made no progress on {m.name}")
+            time.sleep(0.5)
+        bad = re.search(FAIL_RX, m.text(), re.M)
+        check(bad is None, f"the guest says: {bad.group(0) if bad else ''}")
+
+    def workload(self, name: str) -> str:
+        """One of the four workloads of the QEMU figures moved A -> B with no
+        operator action: it must converge (auto-converge on, the defaults),
+        and its own progress lines must go on, with no FAIL, on B."""
+        progress = rf"^vm0\| mig: {name} ok: (?P<n>\d+) "
+        with self.hub_pair(f"mig_{name}", name) as (a, b):
             a.start()
             b.start()
             b.expect(rf"waiting for an incoming migration on tcp port {PORT}", BOOT_TIMEOUT, "B listening")
@@ -352,12 +373,8 @@ class Runner(Suite):
             done = a.expect(r"^migrate: completed: .*downtime (?P<dt>\d+) ms; (?P<bytes>\d+) bytes sent\b",
                             WORKLOAD_TIMEOUT, "convergence with no operator action")
             b.expect(r"^migrate: GO received: the VM runs on this host now", EVENT_TIMEOUT, "B running it")
-            mb = b.mark()
-            deadline = time.monotonic() + 300
-            while len(re.findall(progress, b.text_since(mb), re.M)) < 2:
-                check(time.monotonic() < deadline, "the workload made no progress on B")
-                time.sleep(0.5)
-            bad = re.search(FAIL_RX, a.text() + b.text(), re.M)
+            self.progress_on(b, b.mark(), progress)
+            bad = re.search(FAIL_RX, a.text(), re.M)
             check(bad is None, f"the guest says: {bad.group(0) if bad else ''}")
             src = a.text_since(ms)
             rounds = len(re.findall(r"^migrate: round \d+:", src, re.M))
@@ -368,11 +385,6 @@ class Runner(Suite):
                     f"throttle up to {max(map(int, thr)) if thr else 0}%")
             self.figures.append(f"{self.tag} workload {name}: {note}")
             return note
-        finally:
-            for x in (a, b):
-                x.close()
-            hub.terminate()
-            hub.wait(10)
 
     def info(self, a: Machine) -> str:
         t = a.command("info migrate", r"^status: completed").text

@@ -176,18 +176,8 @@ class PostcopyRunner(Runner):
 
     # ---- cases on pairs of their own ----
 
-    def pair(self, guest: str, name: str, cmdline_a: str = ""):
-        base = free_udp_base(4)
-        hub = subprocess.Popen(["bxhub", "-ports=2", f"-base={base}"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        a = self.pc_machine(0, base, f"guest={guest} mem={self.mem} migrate_plain {cmdline_a}", guest,
-                            f"{name}-a")
-        b = self.pc_machine(1, base, f"noguest incoming=tcp:0:{PORT} migrate_plain", "mig_verify", f"{name}-b")
-        return hub, a, b
-
     def strio(self) -> str:
-        hub, a, b = self.pair("mig_strio", "strio")
-        try:
+        with self.hub_pair("mig_strio", "pc-strio") as (a, b):
             self.up(a, b)
             a.expect(r"^vm0\| strio: slot \d+ in ok", BOOT_TIMEOUT, "the guest using slots")
             a.command(f"migrate tcp:{IPS[1]}:{PORT}", r"^migrate: to ")
@@ -210,16 +200,10 @@ class PostcopyRunner(Runner):
             check(own is not None and int(own.group(1)) > 0,
                   f"no string I/O met a page that had not arrived ({blocked}): the case proves nothing")
             return f"{ok} slot uses right on B; {blocked}"
-        finally:
-            for x in (a, b):
-                x.close()
-            hub.terminate()
-            hub.wait(10)
 
     def hybrid(self, name: str) -> str:
-        hub, a, b = self.pair(f"mig_{name}", name)
         progress = rf"^vm0\| mig: {name} ok: (?P<n>\d+) "
-        try:
+        with self.hub_pair(f"mig_{name}", f"pc-{name}") as (a, b):
             self.up(a, b)
             a.expect(progress, BOOT_TIMEOUT, "the workload running")
             ms = a.mark()
@@ -231,11 +215,8 @@ class PostcopyRunner(Runner):
             b.expect(r"^migrate: GO received", EVENT_TIMEOUT, "B running it")
             mb = b.mark()
             b.expect(r"^migrate: completed \(post-copy\)", MOVE_TIMEOUT, "the last page")
-            deadline = time.monotonic() + 300
-            while len(re.findall(progress, b.text_since(mb), re.M)) < 2:
-                check(time.monotonic() < deadline, "the workload made no progress on B")
-                time.sleep(0.5)
-            bad = re.search(FAIL_RX, a.text() + b.text(), re.M)
+            self.progress_on(b, mb, progress)
+            bad = re.search(FAIL_RX, a.text(), re.M)
             check(bad is None, f"the guest says: {bad.group(0) if bad else ''}")
             check(self.info_field(a, "postcopy-switch").startswith("after round"), "info migrate: no switch")
             ram = int(self.mem[:-1]) << 20
@@ -244,11 +225,6 @@ class PostcopyRunner(Runner):
                     f"why: {sw.group('why')[:120]}")
             self.figures.append(f"{self.tag} hybrid {name}: {note}")
             return note
-        finally:
-            for x in (a, b):
-                x.close()
-            hub.terminate()
-            hub.wait(10)
 
     # ---- order ----
 
