@@ -15,7 +15,9 @@
  * below the CPU share Tern gives. The clock is polled every CLOCK_EVERY pages
  * of it for the same reason: work between two polls is stretched 100x in
  * guest time by such a throttle, and the clock check must see Tern's waits,
- * not the guest's own loop.
+ * not the guest's own loop. The per-pass check of one word per hot page
+ * polls it too: right after a switch to post-copy every hot page it reads
+ * may be a fault that waits for the network (512 of them: 2 s).
  */
 #include "guest.h"
 #include "mig_pattern.h"
@@ -95,8 +97,13 @@ int guest_main(u64 ram_size)
 	stos(value_of(0));
 	for (u64 pass = 1;; pass++) {
 		u64 prev = value_of(pass - 1);
-		for (u64 pg = 0; pg < hot_pages; pg++)
+		for (u64 pg = 0; pg < hot_pages; pg++) {
 			check_hot_word(pg, (unsigned)(pass % WORDS), prev, pass);
+			/* After a switch to post-copy each of these may wait for
+			 * the network: the clock must see the waits one by one. */
+			if (pg % CLOCK_EVERY == 0)
+				mig_clock_poll(false);
+		}
 		stos(value_of(pass));
 		u64 now = mig_clock_poll(false);
 		if (pass % VERIFY_EVERY == 0) {

@@ -78,6 +78,7 @@ static struct {
 	struct mig_req_queue reqs;
 	struct mig_prepage prepage;
 	u64 pc_wait_ns;            /* PC_END: since; PC_HAVE: since */
+	u64 pc_pushed_bytes;       /* pushed (not asked-for) since GO: what max-bandwidth paces */
 	u32 recover_addr_be;
 	u16 recover_port;
 	struct mig_reply_dec rep;
@@ -562,11 +563,13 @@ static void pump_pc_live(u64 now)
 			}
 			g = src.nr_pages;
 		}
-		/* max-bandwidth paces the pushed pages, never an asked-for one. */
-		if (!asked && mig_policy_allowance(&mig.policy, mig.pc.bytes, mig.pc.live_start_ns, now) == 0)
-			return;
 		if (!asked)
 			g = mig_prepage_next(&src.prepage, src.send);
+		/* max-bandwidth paces the pushed pages, never an asked-for one (nor
+		 * END: with every page out, nothing is left to pace). */
+		if (!asked && g < src.nr_pages &&
+		    mig_policy_allowance(&mig.policy, src.pc_pushed_bytes, mig.pc.live_start_ns, now) == 0)
+			return;
 		if (g >= src.nr_pages) {
 			u8 rec[MIG_END_LEN];
 			stage(rec, mig_enc_end(rec, false, 0));
@@ -577,11 +580,14 @@ static void pump_pc_live(u64 now)
 			       mig.pc.pages_requested, mig.pc.pages_pushed);
 			return;
 		}
+		size_t before = src.out_len;
 		stage_one_page(g);
-		if (asked)
+		if (asked) {
 			mig.pc.pages_requested++;
-		else
+		} else {
 			mig.pc.pages_pushed++;
+			src.pc_pushed_bytes += src.out_len - before;
+		}
 	}
 }
 

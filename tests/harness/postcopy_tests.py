@@ -12,7 +12,9 @@ nothing otherwise.
 Cases (PML on Skylake-X unless named wp-):
   pml-pc-boot         A runs mig_verify, B waits (postcopy-ram on, both)
   pml-pc-move         migrate + migrate_start_postcopy at once (pure post-copy:
-                      every page absent on B when the guest resumes there);
+                      every page absent on B when the guest resumes there),
+                      max-bandwidth 256K (the guest's faults outrun the paced
+                      pushes: most pages go because they were asked for);
                       A completes and frees the VM, the guest verifies on B
   pml-pc-cont-refused `cont` on A refused: the VM was handed over
   pml-pc-recover      B -> A, x-fault cut-postcopy on B: both say
@@ -91,7 +93,17 @@ class PostcopyRunner(Runner):
 
     # ---- a post-copy move; the verdict is the guest's on dst ----
 
-    def pc_move(self, src: Machine, dst: Machine, dst_ip: str, start: str = "now") -> str:
+    def pc_move(self, src: Machine, dst: Machine, dst_ip: str, start: str = "now", cap: str = "0") -> str:
+        """cap: max-bandwidth for the move; it paces the pushed pages only, so
+        a guest whose faults outrun it gets most pages by asking, and the
+        stream must still end (END is not paced)."""
+        src.command(f"migrate_set_parameter max-bandwidth {cap}", rf"^max-bandwidth: {cap}")
+        try:
+            return self.pc_move_capped(src, dst, dst_ip, start, cap)
+        finally:
+            src.command("migrate_set_parameter max-bandwidth 0", r"^(max-bandwidth: 0|error: )")
+
+    def pc_move_capped(self, src: Machine, dst: Machine, dst_ip: str, start: str, cap: str) -> str:
         ms = src.mark()
         before = self.passes_after(src, ms, 1, EVENT_TIMEOUT)[-1]
         src.command(f"migrate tcp:{dst_ip}:{PORT}", r"^migrate: to .*postcopy-ram on")
@@ -119,7 +131,7 @@ class PostcopyRunner(Runner):
         note = (f"downtime {done.group('dt')} ms, {done.group('bytes')} bytes ({done.group('after')} after GO), "
                 f"{run.group('n')} pages absent at GO after {switch.group('r') if switch else '?'} rounds, "
                 f"{done.group('asked')} asked for / {done.group('pushed')} pushed; latency {lat}; "
-                f"passes {before} -> {after[-1]}")
+                f"passes {before} -> {after[-1]}" + (f"; max-bandwidth {cap}" if cap != "0" else ""))
         self.figures.append(f"{self.tag} {src.name} -> {dst.name}: {note}")
         return note
 
@@ -249,7 +261,7 @@ class PostcopyRunner(Runner):
                 if self.case(f"{t}-pc-move", self.pc_move, a, b, IPS[1], "round2"):
                     self.case(f"{t}-pc-pause", self.pc_recover, b, a, IPS[1], IPS[0], "pause")
                 return
-            if not self.case(f"{t}-pc-move", self.pc_move, a, b, IPS[1]):
+            if not self.case(f"{t}-pc-move", self.pc_move, a, b, IPS[1], "now", "256K"):
                 return
             self.case(f"{t}-pc-cont-refused", self.cont_refused, a)
             if not self.case(f"{t}-pc-recover", self.pc_recover, b, a, IPS[1], IPS[0]):
