@@ -36,7 +36,8 @@ Per migration, from `info migrate` on both sides after both said completed:
 
 Prints a table, details, QEMU 7.2's post-copy figures beside them, and rewrites
 the block between the PC_BEGIN / PC_END markers of docs/migration-bench.md
-after every workload (a run stopped half-way keeps what it measured).
+after every migration (a run stopped half-way keeps what it measured; with
+--only, the other workload's rows stay).
 
 Usage: pc_bench.py --build build [--only mig_hot] [--cap BYTES]... [--limit S] [--no-doc]
 Transcripts: BUILD/test-logs/bench-pc-WORKLOAD-{a,b}.log.
@@ -286,7 +287,7 @@ def migrate_pc(p: PcPair, workload: str, cap: int, mode: str, limit: float) -> P
     return r
 
 
-def bench_workload(build: Path, workload: str, caps, limit: float) -> list[PcRun]:
+def bench_workload(build: Path, workload: str, caps, limit: float, on_run=lambda runs: None) -> list[PcRun]:
     """Every (cap, mode) on one pair, back and forth; after a run that failed
     (the engine or the guest) the next one gets a freshly booted pair."""
     runs: list[PcRun] = []
@@ -301,6 +302,7 @@ def bench_workload(build: Path, workload: str, caps, limit: float) -> list[PcRun
                     runs.append(migrate_pc(p, workload, cap, mode, limit))
                 except MachineError as e:
                     runs.append(PcRun(workload, cap, mode, outcome=f"FAILED: {e.reason}"[:120]))
+                on_run(runs)
                 if runs[-1].outcome != "completed (post-copy)" and runs[-1].outcome != "completed by pre-copy":
                     p.close()
                     p = None
@@ -387,12 +389,21 @@ LEGEND = ("wire / RAM: transferred / total (source). wire / ws: transferred / (n
           "after, an upper bound). downtime: source's info migrate. Times are emulated (Bochs ips=100M).")
 
 
-def write_doc(doc: Path, runs: list[PcRun], caps, stamp: str) -> None:
-    body = [PC_BEGIN, "",
-            f"Measured {stamp}; caps {', '.join(str(c // 1024) for c in caps)} KiB/s; "
-            f"{len(runs)} migrations.", "", LEGEND, ""]
-    body += table(runs) + [""] + details(runs) + ["", QEMU_PC, "", PC_END]
+def write_doc(doc: Path, runs: list[PcRun], stamp: str) -> None:
+    """The block between the markers; the rows of workloads this run did not
+    measure (--only) stay as they were."""
     text = doc.read_text() if doc.exists() else ""
+    old_rows: list[str] = []
+    old_details: list[str] = []
+    if PC_BEGIN in text and PC_END in text:
+        ours = {r.workload for r in runs}
+        for line in text.split(PC_BEGIN, 1)[1].split(PC_END, 1)[0].splitlines():
+            w = re.match(r"^(?:\| |- )(mig_\w+) ", line)
+            if w and w.group(1) not in ours:
+                (old_rows if line.startswith("|") else old_details).append(line)
+    body = [PC_BEGIN, "", f"Written {stamp} (the rows of one workload come from one run).", "", LEGEND, ""]
+    rows = table(runs)
+    body += rows[:2] + old_rows + rows[2:] + [""] + old_details + details(runs) + ["", QEMU_PC, "", PC_END]
     if PC_BEGIN in text and PC_END in text:
         head, rest = text.split(PC_BEGIN, 1)
         text = head + "\n".join(body) + rest.split(PC_END, 1)[1]
@@ -427,12 +438,14 @@ def main(argv=None) -> int:
     runs: list[PcRun] = []
     for w in args.only or WORKLOADS:
         t = time.monotonic()
-        got = bench_workload(build, w, caps, args.limit)
+        # The doc after every migration: a run stopped half-way keeps its figures.
+        save = (lambda got: None) if args.no_doc else (lambda got: write_doc(args.doc, runs + got, stamp))
+        got = bench_workload(build, w, caps, args.limit, save)
         runs += got
         for line in table(got)[2:]:
             print(f"  ... {line}  [{time.monotonic() - t:.0f} s wall]", flush=True)
         if not args.no_doc:
-            write_doc(args.doc, runs, caps, stamp)
+            write_doc(args.doc, runs, stamp)
     print()
     print(LEGEND)
     for line in table(runs) + details(runs):
