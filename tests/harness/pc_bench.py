@@ -365,6 +365,9 @@ def details(runs: list[PcRun]) -> list[str]:
                         f"{d.get('pc_requests', 0):,} requests, {d.get('faults', 0):,} waits timed")
         if r.rtt_us is not None:
             bits.append(f"rtt {r.rtt_us / 1000:.1f} ms")
+        if "pushed" in s:
+            # Asked-for pages are not paced: only the pushed ones owe the cap.
+            bits.append(f"pushed pages / cap {s['pushed'] * PAGE / r.cap:.1f} s")
         if r.rate_precopy is not None:
             bits.append(f"guest rate during the pre-copy rounds {r.rate_precopy:,.0f}")
         if r.throttle_max is not None:
