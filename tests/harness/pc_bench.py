@@ -18,8 +18,10 @@ Per migration, from `info migrate` on both sides after both said completed:
                   own page counts, so a page sent twice counts twice in both
                   terms; the ratio is the stream's overhead (goal <= 1.1x);
   page sends      (normal + duplicate) / RAM pages (1.00 = each page once);
-  pc time         destination's postcopy-time (GO to the last page, its clock)
-                  against postcopy-bytes / cap;
+  pc time         source's postcopy-time (GO to the last page) against its
+                  postcopy-bytes / cap: the cap is kept by the source's clock
+                  (the two emulators' clocks run at their own paces); asked-for
+                  pages are not paced but count against the pushes' allowance;
   latency         destination's postcopy-latency min / median / max against
                   2 round trips (ping between the Terns) + one page / cap;
   blocked         destination's postcopy-blocked (the vCPU's waiting time,
@@ -119,7 +121,7 @@ class PcRun:
         return s["normal"] * PAGE + s["duplicate"] * FILL
 
     def pc_floor_s(self) -> float | None:
-        b = self.dst.get("pc_bytes")
+        b = self.src.get("pc_bytes")
         return None if b is None else b / self.cap
 
     def lat_floor_ms(self) -> float | None:
@@ -330,7 +332,7 @@ def table(runs: list[PcRun]) -> list[str]:
         lat = "-" if "lat_min" not in d else \
             f"{d['lat_min'] / 1000:.1f} / {d['lat_med'] / 1000:.1f} / {d['lat_max'] / 1000:.1f} " \
             f"({fmt(r.lat_floor_ms(), '.1f')})"
-        pct = f"{ms_s(d.get('pc_time'))} ({fmt(r.pc_floor_s(), '.1f')})" if "pc_time" in d else "-"
+        pct = f"{ms_s(s.get('pc_time'))} ({fmt(r.pc_floor_s(), '.1f')})" if "pc_time" in s else "-"
         blocked = f"{d['blocked_ms']:,} ({d['guest_faults']:,} + {d['own']:,} own)" if "blocked_ms" in d else "-"
         ap = f"{s['asked']:,} / {s['pushed']:,}" if "asked" in s else "-"
         during = fmt(r.rate_during, ",.0f")
@@ -356,8 +358,8 @@ def details(runs: list[PcRun]) -> list[str]:
                         f"received by the destination's)")
         if "normal" in s:
             bits.append(f"pages sent {s['normal']:,} normal + {s['duplicate']:,} uniform")
-        if "pc_time" in s:
-            bits.append(f"source's postcopy-time {s['pc_time']:,} ms")
+        if "pc_time" in d:
+            bits.append(f"destination's postcopy-time {d['pc_time']:,} ms (its own clock)")
         if "at_switch" in s:
             bits.append(f"{s['at_switch']:,} pages absent at the switch")
         if "arrived" in d:
@@ -365,9 +367,6 @@ def details(runs: list[PcRun]) -> list[str]:
                         f"{d.get('pc_requests', 0):,} requests, {d.get('faults', 0):,} waits timed")
         if r.rtt_us is not None:
             bits.append(f"rtt {r.rtt_us / 1000:.1f} ms")
-        if "pushed" in s:
-            # Asked-for pages are not paced: only the pushed ones owe the cap.
-            bits.append(f"pushed pages / cap {s['pushed'] * PAGE / r.cap:.1f} s")
         if r.rate_precopy is not None:
             bits.append(f"guest rate during the pre-copy rounds {r.rate_precopy:,.0f}")
         if r.throttle_max is not None:
@@ -384,8 +383,8 @@ def details(runs: list[PcRun]) -> list[str]:
 
 LEGEND = ("wire / RAM: transferred / total (source). wire / ws: transferred / (normal x 4096 + uniform x "
           "10), the source's page counts (resends count in both), goal <= 1.1x. page sends / RAM pages: "
-          "1.00 = each page once. pc time: destination's postcopy-time (GO to the last page, its clock), "
-          "floor postcopy-bytes / cap. fault latency: destination's postcopy-latency, floor 2 round trips "
+          "1.00 = each page once. pc time: source's postcopy-time (GO to the last page; the clock that "
+          "keeps the cap), floor postcopy-bytes / cap. fault latency: destination's postcopy-latency, floor 2 round trips "
           "(ping between the Terns) + one page / cap. vCPU blocked: destination's postcopy-blocked. asked / "
           "pushed: source's postcopy-pages. guest rate: the guest's own lines; during = destination, GO to "
           "the last page (\"<=\": no two lines inside it, the rate from the last line before GO to the first "
