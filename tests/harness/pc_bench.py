@@ -42,7 +42,8 @@ after every migration (a run stopped half-way keeps what it measured; with
 --only, the other workload's rows stay).
 
 Usage: pc_bench.py --build build [--only mig_hot] [--cap BYTES]... [--limit S] [--no-doc]
-Transcripts: BUILD/test-logs/bench-pc-WORKLOAD-{a,b}.log.
+Transcripts: BUILD/test-logs/bench-pc-WORKLOAD-{a,b}.log (a pair booted after a
+failed run: bench-pc-WORKLOAD-N-{a,b}.log).
 """
 
 from __future__ import annotations
@@ -161,9 +162,10 @@ def parse_pc(text: str) -> dict:
 class PcPair:
     """Two Terns on one bxhub, postcopy-ram on both; the guest starts on A."""
 
-    def __init__(self, build: Path, workload: str):
+    def __init__(self, build: Path, workload: str, n: int = 1):
         self.hub, base = start_hub()
-        tag = workload.replace("_", "-")
+        # A pair booted after a failed run gets transcripts of its own.
+        tag = workload.replace("_", "-") + (f"-{n}" if n > 1 else "")
         self.m = [tern_on_hub(f"bench-pc-{tag}-a", 0, base, f"guest={workload} mem={MEM}", build,
                               guest=workload, wall_timeout=7200),
                   tern_on_hub(f"bench-pc-{tag}-b", 1, base, f"noguest incoming=tcp:0:{PORT}", build,
@@ -294,11 +296,13 @@ def bench_workload(build: Path, workload: str, caps, limit: float, on_run=lambda
     (the engine or the guest) the next one gets a freshly booted pair."""
     runs: list[PcRun] = []
     p = None
+    boots = 0
     try:
         for cap in caps:
             for mode in MODES:
                 if p is None:
-                    p = PcPair(build, workload)
+                    boots += 1
+                    p = PcPair(build, workload, boots)
                     p.up()
                 try:
                     runs.append(migrate_pc(p, workload, cap, mode, limit))
