@@ -355,6 +355,11 @@ def main() -> int:
             mig_bench.main(["--build", str(build)])
         except (Exception, SystemExit) as e:  # figures, not a verdict: report and go on
             print(f"\nlive migration: not measured: {type(e).__name__}: {e}")
+        try:  # post-copy (tests/harness/pc_bench.py), as above
+            import pc_bench
+            pc_bench.main(["--build", str(build)])
+        except (Exception, SystemExit) as e:
+            print(f"\npost-copy: not measured: {type(e).__name__}: {e}")
     return 0
 
 
