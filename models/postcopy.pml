@@ -34,11 +34,11 @@
  *   or running on S before the hand-over, or paused with the consoles saying
  *   why (link lost: recover; source lost: cannot complete; destination lost:
  *   the VM is lost; GO not received), or lost only with a crashed host;
- *   progress (ltl done, strict timeouts, a diligent operator): with no fault
- *   but link faults after the hand-over, the migration completes.
+ *   progress (ltl done; the operator recovers until his recoveries are spent):
+ *   with no fault but link faults after the hand-over, the migration completes.
  * Injected bugs (-DBUG_...), each of which spin must catch:
- * BUG_RESUME_AFTER_HANDOVER, BUG_OVERWRITE, BUG_FREE_ON_END, BUG_RUN_BEFORE_GO,
- * BUG_TRUST_SENT (done must fail), BUG_DISCARD_ON_LINK_LOSS. Reachability
+ * BUG_RESUME_AFTER_HANDOVER, BUG_OVERWRITE, BUG_FREE_ON_END, BUG_RUN_BEFORE_GO
+ * (the monitor), BUG_TRUST_SENT and BUG_DISCARD_ON_LINK_LOSS (the end state). Reachability
  * probes (-DREACH_...) turn an end state that must be reachable into an
  * assertion failure.
  */
@@ -56,7 +56,7 @@
 #define MAXCUTS   1   /* link cuts */
 #endif
 #define MAXSTALLS 1   /* black holes */
-#define MAXREC    (MAXCUTS + MAXSTALLS)  /* recoveries the operator types */
+#define MAXREC    (MAXCUTS + MAXSTALLS + 1)  /* recoveries the operator types: one per fault, and one spare */
 #define NONE      255
 #define DW        2   /* the version the guest writes on D */
 

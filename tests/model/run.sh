@@ -5,7 +5,7 @@
 # states), the LTL properties (safe, settled, done with strict timeouts), the
 # non-progress-cycle run. models/postcopy.pml (post-copy's hand-over, live
 # phase and recovery; cases named postcopy/...): the safety runs for the link
-# faults and for the crashes, and done with a diligent operator. Then, for
+# faults and for the crashes, and done (an operator who recovers). Then, for
 # each model, each injected bug and each reachability probe, for which spin
 # must FIND a violation (so the model cannot pass vacuously).
 # Prints one line per case and "model: N passed, N failed"; exit 1 on failure.
@@ -97,8 +97,11 @@ dishonest='assertion violated \(+s_freed'
 for bug in BUG_RESUME_AFTER_HANDOVER BUG_OVERWRITE BUG_FREE_ON_END BUG_RUN_BEFORE_GO; do
     check "$pc/$bug" find "-DNO_CRASH -D$bug" "$safety" "" "$unsafe"
 done
-check $pc/BUG_DISCARD_ON_LINK_LOSS find "-DNO_CRASH -DBUG_DISCARD_ON_LINK_LOSS" "$safety" "" "$dishonest"
-check $pc/BUG_TRUST_SENT find "-DNO_CRASH -DBUG_TRUST_SENT" "" "-a -N done" "acceptance cycle"
+# Discarding on a link loss leaves the VM nowhere; trusting S's "sent" set
+# leaves D waiting on a healthy link for a page that never comes (a hang).
+for bug in BUG_DISCARD_ON_LINK_LOSS BUG_TRUST_SENT; do
+    check "$pc/$bug" find "-DNO_CRASH -D$bug" "$safety" "" "$dishonest"
+done
 for probe in REACH_CLEAN REACH_RECOVERED REACH_RETRIED REACH_CONTINUE REACH_DUP REACH_S_RESUMES; do
     check "$pc/$probe" find "-DNO_CRASH -D$probe" "$safety" "" "assertion violated +!"
 done
