@@ -728,9 +728,28 @@ void mig_dest_cancel(void)
 		hv_printf("error: no migration is arriving\n");
 		return;
 	}
+	if (dst.phase == D_PC_PAUSED || dst.phase == D_PC_LISTEN) {
+		/* The operator says the source is gone (it cannot be told from a
+		 * lost link here). Without its pages the VM cannot go on. */
+		mig_set_status(MIG_EV_ERROR);
+		snprintf(mig.error, sizeof(mig.error), "post-copy given up: the source is lost");
+		mig.stats.end_ns = arch_time_ns();
+		if (!dst.vm->absent.map) {
+			mig_report("migrate: post-copy given up, but every page had arrived: the VM is "
+				   "complete and runs on here\n");
+		} else {
+			dst.vm->state = VM_PAUSED;
+			mig_report("migrate: the VM cannot be completed: the source is lost with %lu pages "
+				   "that only it had; the VM stays paused here\n", dst.vm->absent.count);
+		}
+		dst.vm = NULL;
+		dest_release();
+		return;
+	}
 	if (pc_phase()) {
 		hv_printf("error: the VM runs here (post-copy) with %lu pages that only the source has; "
-			  "it cannot be cancelled\n", dst.vm->absent.count);
+			  "it cannot be cancelled (migrate_pause first, if the source is lost)\n",
+			  dst.vm->absent.count);
 		return;
 	}
 	if (dst.phase == D_WAIT_CONTINUE) {

@@ -13,8 +13,8 @@
  *   postcopy-active -PAUSE-> postcopy-paused -RECOVER-> postcopy-recover
  *       -RECOVERED-> postcopy-active, -PAUSE-> postcopy-paused (the retry failed);
  *   postcopy-active -ERROR-> failed (before the hand-over: the VM resumes on
- *       the source), -CANCEL-> cancelling (likewise); postcopy-paused -ERROR->
- *       failed (the VM is lost: the operator gave it up)
+ *       the source), -CANCEL-> cancelling (likewise); postcopy-paused and
+ *       postcopy-recover -ERROR-> failed (the operator gave the VM up)
  */
 #include <tern/mig_policy.h>
 
@@ -55,7 +55,7 @@ static const signed char next[MIG_NR_STATUS][NR_EVENTS] = {
 	[MIG_CANCELLED]  = { MIG_SETUP, NO,         NO,         NO,            NO,            NO,             NO,            MIG_NONE, NO,                  NO,                  NO,                   NO },
 	[MIG_POSTCOPY_ACTIVE]  = { NO,  NO,         NO,         MIG_COMPLETED, MIG_FAILED,    MIG_CANCELLING, NO,            NO,       NO,                  MIG_POSTCOPY_PAUSED, NO,                   NO },
 	[MIG_POSTCOPY_PAUSED]  = { NO,  NO,         NO,         NO,            MIG_FAILED,    NO,             NO,            NO,       NO,                  NO,                  MIG_POSTCOPY_RECOVER, NO },
-	[MIG_POSTCOPY_RECOVER] = { NO,  NO,         NO,         NO,            NO,            NO,             NO,            NO,       NO,                  MIG_POSTCOPY_PAUSED, NO,                   MIG_POSTCOPY_ACTIVE },
+	[MIG_POSTCOPY_RECOVER] = { NO,  NO,         NO,         NO,            MIG_FAILED,    NO,             NO,            NO,       NO,                  MIG_POSTCOPY_PAUSED, NO,                   MIG_POSTCOPY_ACTIVE },
 };
 
 int mig_status_step(enum mig_status *s, enum mig_event ev)

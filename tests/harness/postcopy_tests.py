@@ -31,7 +31,10 @@ Cases (PML on Skylake-X unless named wp-):
   pml-pc-strio        mig_strio by pure post-copy: its string-I/O lines
                       (REP OUTSB/INSB through page tables and buffers that
                       had not arrived) are right on B, and Tern fetched for
-                      its own accesses (a figure)
+                      its own accesses (a figure); then B -> A with B's
+                      emulator killed once the guest runs on A: A pauses, and
+                      on migrate_cancel says the VM cannot be completed and
+                      keeps it paused
   pml-pc-hybrid-incr  mig_incr and mig_hot with postcopy-ram on and no
   pml-pc-hybrid-hot   operator: A switches by itself and says why; the
                       workload runs on, unbroken, on B
@@ -211,7 +214,23 @@ class PostcopyRunner(Runner):
             own = re.search(r"Tern's own accesses (\d+)", blocked)
             check(own is not None and int(own.group(1)) > 0,
                   f"no string I/O met a page that had not arrived ({blocked}): the case proves nothing")
-            return f"{ok} slot uses right on B; {blocked}"
+            return f"{ok} slot uses right on B; {blocked}" + "; " + self.source_killed(b, a, IPS[0])
+
+    def source_killed(self, src: Machine, dst: Machine, dst_ip: str) -> str:
+        """The source's emulator killed once the guest runs on dst: dst
+        pauses; the operator, seeing the source gone, types migrate_cancel:
+        dst says the VM cannot be completed and keeps it paused."""
+        dst.command(f"migrate_incoming tcp:0:{PORT}", r"^migrate_incoming: listening")
+        src.command(f"migrate tcp:{dst_ip}:{PORT}", r"^migrate: to ")
+        src.command("migrate_start_postcopy", r"^migrate_start_postcopy: switching")
+        dst.expect(r"^migrate: GO received", MOVE_TIMEOUT, "the guest running on the destination")
+        src.close()
+        d = dst.expect(r"^migrate: postcopy-paused: (?P<why>.*)\n", EVENT_TIMEOUT, "the destination pausing")
+        check("cannot be completed" in d.group("why"), d.group(0))
+        r = dst.command("migrate_cancel", r"^migrate: (?P<l>the VM cannot be completed: the source is lost.*)\n")
+        self.holds(dst, "paused")
+        check(self.info_field(dst, "status").startswith("failed"), "status not failed")
+        return r.match.group("l")[:70]
 
     def hybrid(self, name: str) -> str:
         progress = rf"^vm0\| mig: {name} ok: (?P<n>\d+) "

@@ -66,6 +66,7 @@ static const struct { enum mig_status from; enum mig_event ev; enum mig_status t
 	{ MIG_POSTCOPY_PAUSED, MIG_EV_ERROR, MIG_FAILED },
 	{ MIG_POSTCOPY_RECOVER, MIG_EV_RECOVERED, MIG_POSTCOPY_ACTIVE },
 	{ MIG_POSTCOPY_RECOVER, MIG_EV_PAUSE, MIG_POSTCOPY_PAUSED },
+	{ MIG_POSTCOPY_RECOVER, MIG_EV_ERROR, MIG_FAILED },
 };
 
 TEST(status_every_transition_allowed_or_refused)
@@ -86,8 +87,8 @@ TEST(status_every_transition_allowed_or_refused)
 			want < 0 ? n_refused++ : n_allowed++;
 		}
 	}
-	CHECK_EQ(n_allowed, 27);
-	CHECK_EQ(n_refused, MIG_NR_STATUS * MIG_NR_EVENTS - 27);
+	CHECK_EQ(n_allowed, 28);
+	CHECK_EQ(n_refused, MIG_NR_STATUS * MIG_NR_EVENTS - 28);
 }
 
 TEST(status_out_of_range_refused)
