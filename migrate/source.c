@@ -832,22 +832,36 @@ static bool stalled(u64 now)
 	return mig_since(now, src.ack_progress_ns) > STALL_NS;
 }
 
+/*
+ * Connecting (migrate, or migrate -r): true once TCP and TLS are up; else
+ * false, with fail called if the connection was refused (refused_why),
+ * failed (the TLS error, or failed_why) or never answered.
+ */
+static bool conn_up(u64 now, void (*fail)(const char *), const char *refused_why,
+		    const char *failed_why)
+{
+	if (src.conn.refused) {
+		fail(refused_why);
+		return false;
+	}
+	int up = mig_conn_progress(&src.conn);
+	if (up < 0 || mig_conn_failed(&src.conn)) {
+		fail(src.conn.tls_error[0] ? src.conn.tls_error : failed_why);
+		return false;
+	}
+	if (!up && mig_since(now, src.wait_start_ns) > MIG_IDLE_TIMEOUT_NS)
+		fail("the destination did not answer the connection");
+	return up > 0;
+}
+
 void mig_source_poll(u64 now)
 {
 	if (src.phase == S_IDLE || src.phase == S_PC_PAUSED)
 		return;
 	if (src.phase == S_PC_RECONNECT) {
-		int up = src.conn.refused ? -1 : mig_conn_progress(&src.conn);
-		if (up < 0 || mig_conn_failed(&src.conn)) {
-			recover_failed(src.conn.tls_error[0] ? src.conn.tls_error
-							     : "cannot connect to the destination");
+		if (!conn_up(now, recover_failed, "cannot connect to the destination",
+			     "cannot connect to the destination"))
 			return;
-		}
-		if (!up) {
-			if (mig_since(now, src.wait_start_ns) > MIG_IDLE_TIMEOUT_NS)
-				recover_failed("the destination did not answer the connection");
-			return;
-		}
 		memset(src.held, 0, BITMAP_WORDS(src.nr_pages) * 8);
 		send_header(true);
 		src.phase = S_PC_HAVE;
@@ -855,21 +869,9 @@ void mig_source_poll(u64 now)
 		src.ack_progress_ns = now;
 	}
 	if (src.phase == S_CONNECTING) {
-		if (src.conn.refused) {
-			source_failed("cannot connect to the destination (refused or unreachable)");
+		if (!conn_up(now, source_failed, "cannot connect to the destination (refused or unreachable)",
+			     "the connection failed during the TLS handshake"))
 			return;
-		}
-		int up = mig_conn_progress(&src.conn);
-		if (up < 0 || mig_conn_failed(&src.conn)) {
-			source_failed(src.conn.tls_error[0] ? src.conn.tls_error
-							    : "the connection failed during the TLS handshake");
-			return;
-		}
-		if (!up) {
-			if (mig_since(now, src.wait_start_ns) > MIG_IDLE_TIMEOUT_NS)
-				source_failed("the destination did not answer the connection");
-			return;
-		}
 		send_header(false);
 		src.phase = S_WAIT_ACCEPT;
 		src.wait_start_ns = now;
